@@ -1,0 +1,50 @@
+# fraud-detector: `make run` serves the function on the built-in model; `make test` installs what
+# the tests need (pinned, cached under $(CACHE)) and runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CACHE ?= $(HOME)/.cache/fraud-detector
+export CACHE
+GOBIN := $(CACHE)/bin
+STATICCHECK_VERSION := v0.8.2
+LISTEN ?= 127.0.0.1:8080
+
+# Each part adds its own test target to TEST_TARGETS in its .mk file.
+TEST_TARGETS :=
+-include training/training.mk
+-include eventing/local/kafka.mk
+-include observability/observability.mk
+-include config/config.mk
+-include function/function.mk
+-include loadgen/loadgen.mk
+
+
+.DEFAULT_GOAL := run
+.PHONY: run test test-go lint fuzz bench tools
+run:
+	LISTEN_ADDRESS=$(LISTEN) go run ./function/cmd/fraud-detector
+
+test: lint test-go $(TEST_TARGETS)
+	@echo "make test: all passed"
+
+test-go:
+	go test -race -count=1 ./...
+
+$(GOBIN)/staticcheck:
+	GOBIN=$(GOBIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+tools: $(GOBIN)/staticcheck
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	go vet ./...
+	$(GOBIN)/staticcheck ./...
+
+# Short fuzzing of every decoder of outside input (the seeds also run in test-go).
+FUZZTIME ?= 10s
+fuzz:
+	go test ./internal/txn -run '^$$' -fuzz FuzzParseCSVRow -fuzztime $(FUZZTIME)
+	go test ./internal/txn -run '^$$' -fuzz FuzzDecodeJSON -fuzztime $(FUZZTIME)
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./internal/...
+

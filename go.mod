@@ -1,0 +1,3 @@
+module github.com/fraud-detector/fraud-detector
+
+go 1.26.8

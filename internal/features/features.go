@@ -1,0 +1,190 @@
+// Package features computes the handbook's 15 model inputs for a transaction, incrementally, from
+// the history a Store keeps of each customer and terminal. It is the one implementation of the
+// features: the training table is written by replaying a dataset through it, and the function
+// scores with it online.
+package features
+
+import (
+	"context"
+	"hash/maphash"
+	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/txn"
+)
+
+// Count is the number of model inputs.
+const Count = 15
+
+// Names are the model inputs in the order the model takes them (the handbook's column names).
+var Names = [Count]string{
+	"TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT",
+	"CUSTOMER_ID_NB_TX_1DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW",
+	"CUSTOMER_ID_NB_TX_7DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
+	"CUSTOMER_ID_NB_TX_30DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
+	"TERMINAL_ID_NB_TX_1DAY_WINDOW", "TERMINAL_ID_RISK_1DAY_WINDOW",
+	"TERMINAL_ID_NB_TX_7DAY_WINDOW", "TERMINAL_ID_RISK_7DAY_WINDOW",
+	"TERMINAL_ID_NB_TX_30DAY_WINDOW", "TERMINAL_ID_RISK_30DAY_WINDOW",
+}
+
+// Vector is one row of model inputs.
+type Vector [Count]float64
+
+const day = 86400 // seconds
+
+// Windows are the handbook's window lengths in days.
+var Windows = [3]int64{1, 7, 30}
+
+// LabelDelay is how long after a transaction its fraud label becomes known (7 days). Terminal
+// risk only counts transactions at least this old.
+const LabelDelay = 7 * 24 * time.Hour
+
+const delaySeconds = int64(LabelDelay / time.Second)
+
+// Horizon is how far back any feature looks; older history can be dropped.
+const Horizon = (30 + 7) * 24 * time.Hour
+
+const horizonSeconds = int64(Horizon / time.Second)
+
+// Event is one past transaction in a history: its time in Unix seconds, its amount (customers)
+// and a hash of its id, which makes recording idempotent.
+type Event struct {
+	Time   int64
+	Amount float64
+	ID     uint64
+}
+
+// CustomerHistory is a customer's transactions, oldest first.
+type CustomerHistory struct{ Events []Event }
+
+// TerminalHistory is a terminal's transactions and the frauds among them known so far, each
+// oldest first.
+type TerminalHistory struct{ Events, Frauds []Event }
+
+// Store keeps the histories. Record adds the transaction to its customer's and terminal's
+// histories (unless an event with the same id is there already) and calls fn with both, under
+// whatever isolation the store gives, so that fn sees the state as of this transaction. fn must
+// not keep the histories.
+type Store interface {
+	Record(ctx context.Context, tx *txn.Transaction, fn func(*CustomerHistory, *TerminalHistory)) error
+	// Label records a known fraud on the terminal's history (non-frauds change nothing).
+	Label(ctx context.Context, l txn.Label) error
+}
+
+var seed = maphash.MakeSeed()
+
+// IDHash is the hash stored for an id; stable within a process only.
+func IDHash(id string) uint64 { return maphash.String(seed, id) }
+
+// StableIDHash is IDHash for stores shared between processes: FNV-1a, the same everywhere.
+func StableIDHash(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Compute fills v with the features of tx from histories that already contain tx.
+func Compute(v *Vector, tx *txn.Transaction, c *CustomerHistory, t *TerminalHistory) {
+	now := tx.Unix()
+	v[0] = tx.Amount
+	wd := tx.Time.Weekday()
+	v[1] = b2f(wd == time.Saturday || wd == time.Sunday)
+	v[2] = b2f(tx.Time.Hour() <= 6)
+	for i, w := range Windows {
+		n, sum := countSum(c.Events, now-w*day, now)
+		v[3+2*i] = float64(n)
+		if n > 0 {
+			v[4+2*i] = sum / float64(n)
+		} else {
+			v[4+2*i] = 0
+		}
+	}
+	for i, w := range Windows {
+		hi := now - delaySeconds
+		lo := hi - w*day
+		n, _ := countSum(t.Events, lo, hi)
+		frauds, _ := countSum(t.Frauds, lo, hi)
+		v[9+2*i] = float64(n)
+		if n > 0 {
+			v[10+2*i] = float64(frauds) / float64(n)
+		} else {
+			v[10+2*i] = 0
+		}
+	}
+}
+
+// countSum counts the events with lo < Time <= hi and sums their amounts, as pandas' time-based
+// rolling windows do (closed on the right).
+func countSum(ev []Event, lo, hi int64) (int, float64) {
+	n, sum := 0, 0.0
+	for i := len(ev) - 1; i >= 0; i-- {
+		e := &ev[i]
+		if e.Time > hi {
+			continue
+		}
+		if e.Time <= lo {
+			break
+		}
+		n++
+		sum += e.Amount
+	}
+	return n, sum
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// insert adds e keeping time order (histories arrive almost sorted, so this is an append), and
+// reports false if an event with the same time and id is present.
+func insert(ev []Event, e Event) ([]Event, bool) {
+	i := len(ev)
+	for i > 0 && ev[i-1].Time > e.Time {
+		i--
+	}
+	for j := i - 1; j >= 0 && ev[j].Time == e.Time; j-- {
+		if ev[j].ID == e.ID {
+			return ev, false
+		}
+	}
+	if i == len(ev) {
+		return append(ev, e), true
+	}
+	ev = append(ev, Event{})
+	copy(ev[i+1:], ev[i:])
+	ev[i] = e
+	return ev, true
+}
+
+// prune drops events that no window can see any more, relative to now.
+func prune(ev []Event, now int64) []Event {
+	cut := now - horizonSeconds
+	k := 0
+	for k < len(ev) && ev[k].Time <= cut {
+		k++
+	}
+	if k == 0 {
+		return ev
+	}
+	// Shift in place so the backing array is reused.
+	n := copy(ev, ev[k:])
+	return ev[:n]
+}
+
+// Add records tx in both histories (idempotent by id hash h) and drops what fell out of every window.
+func Add(c *CustomerHistory, t *TerminalHistory, tx *txn.Transaction, h uint64) {
+	now := tx.Unix()
+	c.Events, _ = insert(prune(c.Events, now), Event{Time: now, Amount: tx.Amount, ID: h})
+	t.Events, _ = insert(prune(t.Events, now), Event{Time: now, ID: h})
+	t.Frauds = prune(t.Frauds, now)
+}
+
+// AddFraud records a known fraud in a terminal's history (idempotent by id hash h).
+func AddFraud(t *TerminalHistory, l *txn.Label, h uint64) {
+	t.Frauds, _ = insert(t.Frauds, Event{Time: l.Time.Unix(), ID: h})
+}

@@ -1,0 +1,293 @@
+package model
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Decision-type bits of LightGBM's text format (include/LightGBM/tree.h).
+const (
+	categoricalMask = 1
+	defaultLeftMask = 2
+	missingNone     = 0
+	missingZero     = 1
+	missingNaN      = 2
+	zeroThreshold   = 1e-35 // kZeroThreshold
+)
+
+// node is one split. Children >= 0 index nodes; < 0 are ^leaf into Ensemble.leaves.
+type node struct {
+	threshold   float64
+	left, right int32
+	feature     uint16
+	defaultLeft bool
+	missing     uint8
+}
+
+// Ensemble evaluates a LightGBM binary classifier read from LightGBM's own text dump
+// (Booster.save_model). It supports numerical splits with every missing-value mode; categorical
+// splits and linear trees are refused at parse time.
+type Ensemble struct {
+	nodes    []node
+	leaves   []float64
+	roots    []int32
+	features int
+	sigmoid  float64
+}
+
+// ParseLightGBM reads a model.txt. It checks the structure fully, so a truncated or corrupted
+// file is an error, never a wrong score.
+func ParseLightGBM(data []byte) (*Ensemble, error) {
+	e := &Ensemble{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 1<<16), 64<<20)
+	header := map[string]string{}
+	var tree map[string]string
+	trees := 0
+	ended := false
+	flush := func() error {
+		if tree == nil {
+			return nil
+		}
+		if err := e.addTree(tree); err != nil {
+			return fmt.Errorf("tree %d: %w", trees, err)
+		}
+		trees++
+		tree = nil
+		return nil
+	}
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "":
+			continue
+		case strings.HasPrefix(line, "Tree="):
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			tree = map[string]string{}
+			continue
+		case line == "end of trees":
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			ended = true
+		}
+		if ended {
+			break
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		if tree != nil {
+			tree[k] = v
+		} else {
+			header[k] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("lightgbm: read: %w", err)
+	}
+	if !ended {
+		return nil, errors.New("lightgbm: no \"end of trees\": file truncated")
+	}
+	if header["num_class"] != "1" || header["num_tree_per_iteration"] != "1" {
+		return nil, fmt.Errorf("lightgbm: want one class and one tree per iteration, got num_class=%q", header["num_class"])
+	}
+	obj := strings.Fields(header["objective"])
+	if len(obj) == 0 || obj[0] != "binary" {
+		return nil, fmt.Errorf("lightgbm: objective %q is not binary", header["objective"])
+	}
+	e.sigmoid = 1
+	for _, o := range obj[1:] {
+		if s, ok := strings.CutPrefix(o, "sigmoid:"); ok {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f <= 0 {
+				return nil, fmt.Errorf("lightgbm: bad sigmoid %q", s)
+			}
+			e.sigmoid = f
+		}
+	}
+	if _, ok := header["average_output"]; ok {
+		return nil, errors.New("lightgbm: random-forest mode (average_output) is not supported")
+	}
+	mfi, err := strconv.Atoi(header["max_feature_idx"])
+	if err != nil || mfi < 0 || mfi > math.MaxUint16 {
+		return nil, fmt.Errorf("lightgbm: bad max_feature_idx %q", header["max_feature_idx"])
+	}
+	e.features = mfi + 1
+	if trees == 0 {
+		return nil, errors.New("lightgbm: no trees")
+	}
+	for _, n := range e.nodes {
+		if int(n.feature) >= e.features {
+			return nil, fmt.Errorf("lightgbm: split on feature %d beyond max_feature_idx %d", n.feature, mfi)
+		}
+	}
+	return e, nil
+}
+
+func (e *Ensemble) addTree(kv map[string]string) error {
+	numLeaves, err := strconv.Atoi(kv["num_leaves"])
+	if err != nil || numLeaves < 1 {
+		return fmt.Errorf("bad num_leaves %q", kv["num_leaves"])
+	}
+	if kv["num_cat"] != "" && kv["num_cat"] != "0" {
+		return errors.New("categorical splits are not supported")
+	}
+	if kv["is_linear"] != "" && kv["is_linear"] != "0" {
+		return errors.New("linear trees are not supported")
+	}
+	leaves, err := floats(kv["leaf_value"], numLeaves)
+	if err != nil {
+		return fmt.Errorf("leaf_value: %w", err)
+	}
+	leafBase := int32(len(e.leaves))
+	e.leaves = append(e.leaves, leaves...)
+	if numLeaves == 1 {
+		e.roots = append(e.roots, ^leafBase)
+		return nil
+	}
+	inner := numLeaves - 1
+	feat, err := ints(kv["split_feature"], inner)
+	if err != nil {
+		return fmt.Errorf("split_feature: %w", err)
+	}
+	thr, err := floats(kv["threshold"], inner)
+	if err != nil {
+		return fmt.Errorf("threshold: %w", err)
+	}
+	dt, err := ints(kv["decision_type"], inner)
+	if err != nil {
+		return fmt.Errorf("decision_type: %w", err)
+	}
+	left, err := ints(kv["left_child"], inner)
+	if err != nil {
+		return fmt.Errorf("left_child: %w", err)
+	}
+	right, err := ints(kv["right_child"], inner)
+	if err != nil {
+		return fmt.Errorf("right_child: %w", err)
+	}
+	nodeBase := int32(len(e.nodes))
+	child := func(c int) (int32, error) {
+		if c >= 0 {
+			if c >= inner {
+				return 0, fmt.Errorf("child %d out of range", c)
+			}
+			return nodeBase + int32(c), nil
+		}
+		leaf := ^c
+		if leaf >= numLeaves {
+			return 0, fmt.Errorf("leaf %d out of range", leaf)
+		}
+		return ^(leafBase + int32(leaf)), nil
+	}
+	for i := range inner {
+		if dt[i]&categoricalMask != 0 {
+			return errors.New("categorical splits are not supported")
+		}
+		if feat[i] < 0 || feat[i] > math.MaxUint16 {
+			return fmt.Errorf("bad split feature %d", feat[i])
+		}
+		l, err := child(left[i])
+		if err != nil {
+			return err
+		}
+		r, err := child(right[i])
+		if err != nil {
+			return err
+		}
+		e.nodes = append(e.nodes, node{threshold: thr[i], left: l, right: r, feature: uint16(feat[i]),
+			defaultLeft: dt[i]&defaultLeftMask != 0, missing: uint8(dt[i]>>2) & 3})
+	}
+	e.roots = append(e.roots, nodeBase)
+	return nil
+}
+
+// Features is the number of inputs the ensemble reads.
+func (e *Ensemble) Features() int { return e.features }
+
+// Trees is the number of trees.
+func (e *Ensemble) Trees() int { return len(e.roots) }
+
+// Raw is the sum of the trees' outputs (the log-odds) for x, which must hold Features() values.
+func (e *Ensemble) Raw(x []float64) float64 {
+	sum := 0.0
+	nodes := e.nodes
+	for _, i := range e.roots {
+		for i >= 0 {
+			n := &nodes[i]
+			f := x[n.feature]
+			var left bool
+			if n.missing == missingNone && f == f {
+				left = f <= n.threshold // the common case, kept inline
+			} else {
+				left = goLeft(n, f)
+			}
+			if left {
+				i = n.left
+			} else {
+				i = n.right
+			}
+		}
+		sum += e.leaves[^i]
+	}
+	return sum
+}
+
+// goLeft follows LightGBM's NumericalDecision, missing values included.
+func goLeft(n *node, f float64) bool {
+	isNaN := f != f
+	if isNaN && n.missing != missingNaN {
+		f = 0
+		isNaN = false
+	}
+	if n.missing == missingZero && f > -zeroThreshold && f <= zeroThreshold || n.missing == missingNaN && isNaN {
+		return n.defaultLeft
+	}
+	return f <= n.threshold
+}
+
+// Probability is the model's fraud probability for x.
+func (e *Ensemble) Probability(x []float64) float64 {
+	return 1 / (1 + math.Exp(-e.sigmoid*e.Raw(x)))
+}
+
+func floats(s string, n int) ([]float64, error) {
+	f := strings.Fields(s)
+	if len(f) != n {
+		return nil, fmt.Errorf("%d values, want %d", len(f), n)
+	}
+	out := make([]float64, n)
+	for i, x := range f {
+		v, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func ints(s string, n int) ([]int, error) {
+	f := strings.Fields(s)
+	if len(f) != n {
+		return nil, fmt.Errorf("%d values, want %d", len(f), n)
+	}
+	out := make([]int, n)
+	for i, x := range f {
+		v, err := strconv.Atoi(x)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}

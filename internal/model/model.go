@@ -1,0 +1,131 @@
+// Package model loads a trained fraud model (LightGBM's text dump plus our metadata) and scores
+// feature vectors with it. A model is immutable once loaded, so it can be swapped atomically.
+package model
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/features"
+)
+
+// File names inside a model bundle (a directory, or an MLflow artifact folder).
+const (
+	ModelFile    = "model.txt"
+	MetadataFile = "metadata.json"
+)
+
+// ErrInvalid marks a bundle that can never load: corrupt, truncated, for other features, or not
+// matching its checksum.
+var ErrInvalid = errors.New("invalid model")
+
+// Metadata is written by training beside model.txt.
+type Metadata struct {
+	Name         string             `json:"name"`
+	Version      string             `json:"version"`
+	FeatureNames []string           `json:"feature_names"`
+	Threshold    float64            `json:"threshold"`
+	ModelSHA256  string             `json:"model_sha256"`
+	TableSHA256  string             `json:"table_sha256,omitempty"`
+	DataSeed     *uint64            `json:"data_seed,omitempty"`
+	TrainedAt    time.Time          `json:"trained_at"`
+	Metrics      map[string]float64 `json:"metrics,omitempty"`
+	Params       map[string]any     `json:"params,omitempty"`
+}
+
+// Model is a loaded, checked model.
+type Model struct {
+	Meta     Metadata
+	ensemble *Ensemble
+}
+
+// Parse checks and loads a bundle from its two files' contents.
+func Parse(modelTxt, metadataJSON []byte) (*Model, error) {
+	var meta Metadata
+	if err := json.Unmarshal(metadataJSON, &meta); err != nil {
+		return nil, fmt.Errorf("%w: metadata: %v", ErrInvalid, err)
+	}
+	sum := sha256.Sum256(modelTxt)
+	if got := hex.EncodeToString(sum[:]); meta.ModelSHA256 != got {
+		return nil, fmt.Errorf("%w: model.txt has sha256 %s, metadata records %q", ErrInvalid, got, meta.ModelSHA256)
+	}
+	if len(meta.FeatureNames) != features.Count {
+		return nil, fmt.Errorf("%w: %d feature names, want %d", ErrInvalid, len(meta.FeatureNames), features.Count)
+	}
+	for i, n := range meta.FeatureNames {
+		if n != features.Names[i] {
+			return nil, fmt.Errorf("%w: feature %d is %q, want %q", ErrInvalid, i, n, features.Names[i])
+		}
+	}
+	if !(meta.Threshold > 0 && meta.Threshold < 1) {
+		return nil, fmt.Errorf("%w: threshold %v outside (0, 1)", ErrInvalid, meta.Threshold)
+	}
+	if meta.Name == "" || meta.Version == "" {
+		return nil, fmt.Errorf("%w: metadata needs a name and a version", ErrInvalid)
+	}
+	e, err := ParseLightGBM(modelTxt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if e.Features() != features.Count {
+		return nil, fmt.Errorf("%w: model reads %d features, want %d", ErrInvalid, e.Features(), features.Count)
+	}
+	return &Model{Meta: meta, ensemble: e}, nil
+}
+
+// Load reads a bundle directory.
+func Load(dir string) (*Model, error) {
+	txt, err := os.ReadFile(filepath.Join(dir, ModelFile))
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	meta, err := os.ReadFile(filepath.Join(dir, MetadataFile))
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	m, err := Parse(txt, meta)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+//go:embed builtin/model.txt builtin/metadata.json
+var builtin embed.FS
+
+// Builtin is the model trained by `make train` and committed in builtin/; the default model.
+func Builtin() (*Model, error) {
+	txt, err := builtin.ReadFile("builtin/" + ModelFile)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := builtin.ReadFile("builtin/" + MetadataFile)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Parse(txt, meta)
+	if err != nil {
+		return nil, fmt.Errorf("builtin model: %w", err)
+	}
+	return m, nil
+}
+
+// Probability scores one feature vector.
+func (m *Model) Probability(v *features.Vector) float64 { return m.ensemble.Probability(v[:]) }
+
+// ProbabilityBatch scores rows into out, which must be as long as rows.
+func (m *Model) ProbabilityBatch(rows []features.Vector, out []float64) {
+	for i := range rows {
+		out[i] = m.ensemble.Probability(rows[i][:])
+	}
+}
+
+// Trees is the ensemble's size.
+func (m *Model) Trees() int { return m.ensemble.Trees() }

@@ -1,0 +1,112 @@
+// Package scoring turns a transaction into a prediction: features from the store, the current
+// model, the decision threshold. The model can be swapped atomically while scoring goes on.
+package scoring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/txn"
+)
+
+// ErrNoModel means no model is loaded yet: a transient condition.
+var ErrNoModel = errors.New("no model loaded")
+
+// ErrStore wraps failures of the feature store: transient, the input may succeed later.
+var ErrStore = errors.New("feature store unavailable")
+
+// Prediction is the data of a fraud.prediction.v1 event.
+type Prediction struct {
+	TransactionID    string    `json:"transaction_id"`
+	CustomerID       int64     `json:"customer_id"`
+	TerminalID       int64     `json:"terminal_id"`
+	TxDatetime       string    `json:"tx_datetime"`
+	TxAmount         float64   `json:"tx_amount"`
+	FraudProbability float64   `json:"fraud_probability"`
+	IsFraud          bool      `json:"is_fraud"`
+	Threshold        float64   `json:"threshold"`
+	ModelName        string    `json:"model_name"`
+	ModelVersion     string    `json:"model_version"`
+	ScoredAt         time.Time `json:"scored_at"`
+}
+
+// Scorer scores transactions. It is safe for concurrent use.
+type Scorer struct {
+	store     features.Store
+	model     atomic.Pointer[model.Model]
+	threshold float64 // 0: the model's own
+	now       func() time.Time
+}
+
+// Option configures a Scorer.
+type Option func(*Scorer)
+
+// WithThreshold overrides the model's decision threshold.
+func WithThreshold(t float64) Option { return func(s *Scorer) { s.threshold = t } }
+
+// WithClock sets the clock stamping scored_at (tests).
+func WithClock(now func() time.Time) Option { return func(s *Scorer) { s.now = now } }
+
+// New scores with store; it has no model until SetModel.
+func New(store features.Store, opts ...Option) *Scorer {
+	s := &Scorer{store: store, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// SetModel swaps the model. Predictions in flight finish with the model they started with.
+func (s *Scorer) SetModel(m *model.Model) { s.model.Store(m) }
+
+// Model is the current model, nil before the first SetModel.
+func (s *Scorer) Model() *model.Model { return s.model.Load() }
+
+// Score validates tx, records it in the feature state and scores it. Errors wrap
+// txn.ErrInvalid (permanent), ErrNoModel or ErrStore (transient).
+func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, error) {
+	if err := tx.Validate(); err != nil {
+		return Prediction{}, err
+	}
+	m := s.model.Load()
+	if m == nil {
+		return Prediction{}, ErrNoModel
+	}
+	var v features.Vector
+	if err := s.store.Record(ctx, tx, func(c *features.CustomerHistory, t *features.TerminalHistory) {
+		features.Compute(&v, tx, c, t)
+	}); err != nil {
+		return Prediction{}, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	p := m.Probability(&v)
+	thr := m.Meta.Threshold
+	if s.threshold > 0 {
+		thr = s.threshold
+	}
+	return Prediction{
+		TransactionID:    tx.ID,
+		CustomerID:       tx.CustomerID,
+		TerminalID:       tx.TerminalID,
+		TxDatetime:       tx.Time.UTC().Format(txn.DatetimeLayout),
+		TxAmount:         tx.Amount,
+		FraudProbability: p,
+		IsFraud:          p >= thr,
+		Threshold:        thr,
+		ModelName:        m.Meta.Name,
+		ModelVersion:     m.Meta.Version,
+		ScoredAt:         s.now().UTC(),
+	}, nil
+}
+
+// Label feeds a fraud label into the feature state.
+func (s *Scorer) Label(ctx context.Context, l txn.Label) error {
+	if err := s.store.Label(ctx, l); err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
+}
