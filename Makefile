@@ -16,6 +16,8 @@ TEST_TARGETS :=
 -include config/config.mk
 -include function/function.mk
 -include loadgen/loadgen.mk
+-include training/pipeline.mk
+-include internal/redisstore/redisstore.mk
 
 
 .DEFAULT_GOAL := run
