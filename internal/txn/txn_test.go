@@ -1,0 +1,217 @@
+package txn_test
+
+import (
+	"errors"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/txn"
+)
+
+func TestDecodeJSON(t *testing.T) {
+	ok := time.Date(2019, 8, 22, 6, 51, 3, 0, time.UTC)
+	good := map[string]struct {
+		in   string
+		want txn.Transaction
+	}{
+		"string id":           {`{"transaction_id":"a-1","tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":711,"tx_amount":70.91}`, txn.Transaction{ID: "a-1", Time: ok, TerminalID: 711, Amount: 70.91}},
+		"dataset spelling":    {`{"tranaction_id":46988237,"tx_datetime":"2019-08-22 06:51:03","customer_id":5,"terminal_id":7,"tx_amount":1,"tx_time_seconds":24663,"tx_time_days":0,"tx_fraud":1}`, txn.Transaction{ID: "46988237", Time: ok, CustomerID: 5, TerminalID: 7, Amount: 1, TimeSeconds: 24663}},
+		"rfc3339 and strings": {`{"transaction_id":7,"tx_datetime":"2019-08-22T08:51:03+02:00","customer_id":"5","terminal_id":7.0,"tx_amount":"2.5"}`, txn.Transaction{ID: "7", Time: ok, CustomerID: 5, TerminalID: 7, Amount: 2.5}},
+	}
+	for name, tc := range good {
+		t.Run(name, func(t *testing.T) {
+			got, err := txn.DecodeJSON([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Time.Equal(tc.want.Time) {
+				t.Errorf("time %v, want %v", got.Time, tc.want.Time)
+			}
+			got.Time = tc.want.Time
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	bad := map[string]struct{ in, field, reason string }{
+		"empty":             {``, "", "empty body"},
+		"array":             {`[1]`, "", "expected a JSON object"},
+		"malformed":         {`{"transaction_id":`, "", "malformed JSON"},
+		"missing id":        {`{"tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":1,"tx_amount":1}`, "transaction_id", "missing"},
+		"empty id":          {`{"transaction_id":"","tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":1,"tx_amount":1}`, "transaction_id", "non-empty"},
+		"object id":         {`{"transaction_id":{},"tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":1,"tx_amount":1}`, "transaction_id", "non-empty"},
+		"24:00":             {`{"transaction_id":1,"tx_datetime":"2019-08-22 24:00:00","customer_id":0,"terminal_id":1,"tx_amount":1}`, "tx_datetime", "neither"},
+		"date number":       {`{"transaction_id":1,"tx_datetime":5,"customer_id":0,"terminal_id":1,"tx_amount":1}`, "tx_datetime", "string"},
+		"missing customer":  {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","terminal_id":1,"tx_amount":1}`, "customer_id", "missing"},
+		"sentinel customer": {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":-999999,"terminal_id":1,"tx_amount":1}`, "customer_id", "negative"},
+		"fraction customer": {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1.5,"terminal_id":1,"tx_amount":1}`, "customer_id", "integer"},
+		"bool terminal":     {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":true,"tx_amount":1}`, "terminal_id", "integer"},
+		"zero amount":       {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":0}`, "tx_amount", "positive"},
+		"negative amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":-5}`, "tx_amount", "positive"},
+		"NaN amount":        {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"NaN"}`, "tx_amount", "finite"},
+		"infinite amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"Inf"}`, "tx_amount", "finite"},
+		"huge amount":       {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1e300}`, "tx_amount", "limit"},
+		"overflow amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1e999}`, "tx_amount", "range"},
+		"string amount":     {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"abc"}`, "tx_amount", "number"},
+	}
+	for name, tc := range bad {
+		t.Run(name, func(t *testing.T) {
+			_, err := txn.DecodeJSON([]byte(tc.in))
+			if !errors.Is(err, txn.ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			var fe *txn.FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.reason) {
+				t.Errorf("err = %#v, want field %q reason containing %q", err, tc.field, tc.reason)
+			}
+		})
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	in := txn.Transaction{ID: "x\"1", Time: time.Date(2018, 4, 1, 0, 0, 31, 0, time.UTC), CustomerID: 596, TerminalID: 3156, Amount: 57.16, TimeSeconds: 31}
+	got, err := txn.DecodeJSON(txn.AppendJSON(nil, &in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != in {
+		t.Errorf("round trip: got %+v, want %+v", got, in)
+	}
+}
+
+func TestLabelJSON(t *testing.T) {
+	l := txn.Label{TransactionID: "9", CustomerID: 1, TerminalID: 2, Time: time.Date(2018, 4, 1, 1, 0, 0, 0, time.UTC), Fraud: true}
+	data, err := l.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := txn.DecodeLabelJSON(data)
+	if err != nil || got != l {
+		t.Fatalf("got %+v, %v; want %+v", got, err, l)
+	}
+	for _, bad := range []string{`{}`, `{"transaction_id":"1","customer_id":1,"terminal_id":1,"tx_datetime":"2018-04-01 00:00:00","tx_fraud":2}`, `{"transaction_id":"1","customer_id":1,"terminal_id":1,"tx_datetime":"x","tx_fraud":1}`} {
+		if _, err := txn.DecodeLabelJSON([]byte(bad)); !errors.Is(err, txn.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestReaderSkipsAndReportsBadRows(t *testing.T) {
+	f, err := os.Open("testdata/dirty.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := txn.NewReader(f)
+	var ids []string
+	for {
+		tx, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tx.ID)
+	}
+	if got, want := strings.Join(ids, ","), "0,1,4,10"; got != want {
+		t.Errorf("good ids %s, want %s", got, want)
+	}
+	wantRejected := []txn.RowError{
+		{Line: 4, Field: "customer_id"},
+		{Line: 5, Field: "tx_datetime"},
+		{Line: 7, Field: "transaction_id"},
+		{Line: 8, Field: "tx_amount"},
+		{Line: 9, Field: "tx_amount"},
+		{Line: 10, Field: ""},
+		{Line: 11, Field: "tx_amount"},
+		{Line: 14, Field: "tx_fraud"},
+	}
+	if len(r.Rejected) != len(wantRejected) {
+		t.Fatalf("rejected %v, want %d rows", r.Rejected, len(wantRejected))
+	}
+	for i, w := range wantRejected {
+		g := r.Rejected[i]
+		if g.Line != w.Line || g.Field != w.Field || g.Reason == "" {
+			t.Errorf("rejected[%d] = %+v, want line %d field %q with a reason", i, g, w.Line, w.Field)
+		}
+	}
+	if r.Bad() != len(wantRejected) || r.Read != 4 || r.Counts["tx_amount"] != 3 {
+		t.Errorf("counts %v, read %d", r.Counts, r.Read)
+	}
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	in := txn.Transaction{ID: "12", Time: time.Date(2018, 4, 1, 0, 2, 10, 0, time.UTC), CustomerID: 4961, TerminalID: 3412, Amount: 81.51, TimeSeconds: 130, Fraud: true, Scenario: 3}
+	var sb strings.Builder
+	w, err := txn.NewWriter(&sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(&in); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := txn.CSVHeader + "\n12,2018-04-01 00:02:10,4961,3412,81.51,130,0,1,3\n"; sb.String() != want {
+		t.Errorf("wrote %q, want %q", sb.String(), want)
+	}
+	r := txn.NewReader(strings.NewReader(sb.String()))
+	got, err := r.Next()
+	if err != nil || got != in {
+		t.Errorf("read %+v, %v; want %+v", got, err, in)
+	}
+}
+
+func FuzzParseCSVRow(f *testing.F) {
+	for _, s := range []string{"0,2019-08-22 06:51:03,0,711,70.91,24663,0,0,0", "3,2019-08-22 24:00:00,5,11,7.50,86400,0,0,0", ",,,,,,,,", "1,2,3"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		tx, err := txn.ParseCSVRow(line)
+		if err != nil {
+			if !errors.Is(err, txn.ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if tx.Validate() != nil || math.IsNaN(tx.Amount) || tx.Amount <= 0 {
+			t.Fatalf("accepted an invalid row: %+v", tx)
+		}
+		// A good row survives writing and reading back.
+		again, err := txn.ParseCSVRow(txn.AppendCSV(nil, &tx))
+		if err != nil || again.ID != tx.ID || again.CustomerID != tx.CustomerID || !again.Time.Equal(tx.Time) {
+			t.Fatalf("round trip of %+v: %+v, %v", tx, again, err)
+		}
+	})
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"transaction_id":"a","tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":711,"tx_amount":70.91}`,
+		`{"tranaction_id":1,"tx_datetime":"2019-08-22T06:51:03Z","customer_id":"5","terminal_id":7.0,"tx_amount":"2.5"}`,
+		`{"transaction_id":1e400}`, `[]`, `null`, `{"tx_amount":"NaN"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tx, err := txn.DecodeJSON(data)
+		if err != nil {
+			if !errors.Is(err, txn.ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if err := tx.Validate(); err != nil {
+			t.Fatalf("accepted an invalid transaction %+v: %v", tx, err)
+		}
+		if _, err := txn.DecodeLabelJSON(data); err != nil && !errors.Is(err, txn.ErrInvalid) {
+			t.Fatalf("label error %v does not wrap ErrInvalid", err)
+		}
+	})
+}
