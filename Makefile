@@ -28,8 +28,11 @@ run:
 test: lint test-go $(TEST_TARGETS)
 	@echo "make test: all passed"
 
+# Tests named TestHeavy* are too slow under the race detector (build tag !race): they run in a
+# second, race-free pass.
 test-go:
 	go test -race -count=1 ./...
+	go test -count=1 -run Heavy ./...
 
 $(GOBIN)/staticcheck:
 	GOBIN=$(GOBIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
