@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,13 +78,18 @@ func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, er
 	if m == nil {
 		return Prediction{}, ErrNoModel
 	}
-	var v features.Vector
-	if err := s.store.Record(ctx, tx, func(c *features.CustomerHistory, t *features.TerminalHistory) {
-		features.Compute(&v, tx, c, t)
-	}); err != nil {
+	sc := scratchPool.Get().(*scratch)
+	sc.tx = tx
+	err := s.store.Record(ctx, tx, sc.compute)
+	var p float64
+	if err == nil {
+		p = m.Probability(&sc.v)
+	}
+	sc.tx = nil
+	scratchPool.Put(sc)
+	if err != nil {
 		return Prediction{}, fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	p := m.Probability(&v)
 	thr := m.Meta.Threshold
 	if s.threshold > 0 {
 		thr = s.threshold
@@ -102,6 +108,21 @@ func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, er
 		ScoredAt:         s.now().UTC(),
 	}, nil
 }
+
+// scratch carries a feature vector and the callback that fills it, reused across calls so that
+// scoring a transaction allocates nothing for them (a closure would escape through the Store
+// interface and take the vector with it).
+type scratch struct {
+	v       features.Vector
+	tx      *txn.Transaction
+	compute func(*features.CustomerHistory, *features.TerminalHistory)
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	sc := &scratch{}
+	sc.compute = func(c *features.CustomerHistory, t *features.TerminalHistory) { features.Compute(&sc.v, sc.tx, c, t) }
+	return sc
+}}
 
 // Label feeds a fraud label into the feature state.
 func (s *Scorer) Label(ctx context.Context, l txn.Label) error {

@@ -176,7 +176,9 @@ func (s *Simulator) generateDay() {
 			if amount < 0 {
 				amount = c.rng.Float64() * 2 * c.meanAmount
 			}
-			amount = math.Round(amount*100) / 100
+			// The handbook keeps amounts that round to 0.00; a zero amount is a defect our
+			// decoders reject, so the smallest simulated amount is one cent.
+			amount = max(math.Round(amount*100)/100, 0.01)
 			if sec <= 0 || sec >= secondsPerDay || len(c.terminals) == 0 {
 				continue
 			}

@@ -125,3 +125,13 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryRowIsValid(t *testing.T) {
+	cfg := small(5)
+	cfg.Customers, cfg.Days = 2000, 20
+	for _, tx := range drain(t, cfg) {
+		if err := tx.Validate(); err != nil {
+			t.Fatalf("%+v: %v", tx, err)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package model
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// A hand-written two-tree dump: tree 0 splits feature 0 at 1.5 (NaN → default right, missing
+// type NaN = decision_type 8) then feature 1 at 0 (missing type Zero, default left = 2|4 = 6);
+// tree 1 is a single leaf.
+const twoTrees = `tree
+version=v4
+num_class=1
+num_tree_per_iteration=1
+label_index=0
+max_feature_idx=1
+objective=binary sigmoid:2
+
+Tree=0
+num_leaves=3
+num_cat=0
+split_feature=0 1
+threshold=1.5 0
+decision_type=8 6
+left_child=1 -1
+right_child=-3 -2
+leaf_value=0.1 0.2 0.3
+shrinkage=1
+
+Tree=1
+num_leaves=1
+num_cat=0
+leaf_value=-0.05
+shrinkage=1
+
+
+end of trees
+`
+
+func TestEnsembleDecisions(t *testing.T) {
+	e, err := ParseLightGBM([]byte(twoTrees))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	cases := map[string]struct {
+		x    []float64
+		leaf float64
+	}{
+		"left then zero goes default left": {[]float64{1, 0}, 0.1},
+		"left then NaN is zero":            {[]float64{1, nan}, 0.1},
+		"left then positive goes right":    {[]float64{1.5, 3}, 0.2},
+		"left then negative <= 0":          {[]float64{0, -1}, 0.1},
+		"right":                            {[]float64{1.6, 0}, 0.3},
+		"NaN takes the default (right)":    {[]float64{nan, 0}, 0.3},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			raw := e.Raw(tc.x)
+			if want := tc.leaf - 0.05; math.Abs(raw-want) > 1e-15 {
+				t.Errorf("raw %v, want %v", raw, want)
+			}
+			if p, want := e.Probability(tc.x), 1/(1+math.Exp(-2*(tc.leaf-0.05))); math.Abs(p-want) > 1e-15 {
+				t.Errorf("probability %v, want %v", p, want)
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := map[string]struct{ model, want string }{
+		"truncated":   {twoTrees[:len(twoTrees)-20], "truncated"},
+		"multiclass":  {strings.Replace(twoTrees, "num_class=1", "num_class=3", 1), "one class"},
+		"regression":  {strings.Replace(twoTrees, "objective=binary sigmoid:2", "objective=regression", 1), "not binary"},
+		"categorical": {strings.Replace(twoTrees, "decision_type=8 6", "decision_type=9 6", 1), "categorical"},
+		"bad child":   {strings.Replace(twoTrees, "left_child=1 -1", "left_child=7 -1", 1), "out of range"},
+		"bad leaf":    {strings.Replace(twoTrees, "right_child=-3 -2", "right_child=-9 -2", 1), "out of range"},
+		"short leafs": {strings.Replace(twoTrees, "leaf_value=0.1 0.2 0.3", "leaf_value=0.1 0.2", 1), "leaf_value"},
+		"feature":     {strings.Replace(twoTrees, "split_feature=0 1", "split_feature=0 5", 1), "beyond"},
+		"no trees":    {"tree\nnum_class=1\nnum_tree_per_iteration=1\nobjective=binary\nmax_feature_idx=1\nend of trees\n", "no trees"},
+		"garbage num": {strings.Replace(twoTrees, "threshold=1.5 0", "threshold=1.5 x", 1), "threshold"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseLightGBM([]byte(tc.model))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseLightGBM(f *testing.F) {
+	f.Add([]byte(twoTrees))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseLightGBM(data)
+		if err != nil {
+			return
+		}
+		// Whatever parsed must evaluate without panicking.
+		x := make([]float64, e.Features())
+		_ = e.Probability(x)
+	})
+}

@@ -1,0 +1,134 @@
+package scoring_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"github.com/fraud-detector/fraud-detector/internal/simulate"
+	"github.com/fraud-detector/fraud-detector/internal/txn"
+)
+
+func builtin(tb testing.TB) *model.Model {
+	tb.Helper()
+	m, err := model.Builtin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+func stream(tb testing.TB, customers, days int) []txn.Transaction {
+	tb.Helper()
+	cfg := simulate.DefaultConfig(42)
+	cfg.Customers, cfg.Terminals, cfg.Days = customers, customers*2, days
+	s, err := simulate.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []txn.Transaction
+	for {
+		tx, ok := s.Next()
+		if !ok {
+			return out
+		}
+		out = append(out, tx)
+	}
+}
+
+func TestScore(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := scoring.New(features.NewMemory(), scoring.WithClock(func() time.Time { return now }))
+	tx := txn.Transaction{ID: "1", Time: time.Date(2018, 8, 8, 10, 0, 0, 0, time.UTC), CustomerID: 1, TerminalID: 2, Amount: 42.5}
+	if _, err := s.Score(context.Background(), &tx); !errors.Is(err, scoring.ErrNoModel) {
+		t.Fatalf("before a model: err = %v, want ErrNoModel", err)
+	}
+	m := builtin(t)
+	s.SetModel(m)
+	p, err := s.Score(context.Background(), &tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.TransactionID != "1" || p.TxDatetime != "2018-08-08 10:00:00" || p.ModelVersion != m.Meta.Version ||
+		p.Threshold != m.Meta.Threshold || p.IsFraud != (p.FraudProbability >= p.Threshold) || !p.ScoredAt.Equal(now) ||
+		!(p.FraudProbability > 0 && p.FraudProbability < 1) {
+		t.Errorf("prediction %+v", p)
+	}
+	bad := tx
+	bad.Amount = -1
+	if _, err := s.Score(context.Background(), &bad); !errors.Is(err, txn.ErrInvalid) {
+		t.Errorf("negative amount: err = %v, want ErrInvalid", err)
+	}
+	o := scoring.New(features.NewMemory(), scoring.WithThreshold(0.0000001))
+	o.SetModel(m)
+	if p, _ := o.Score(context.Background(), &tx); !p.IsFraud || p.Threshold != 0.0000001 {
+		t.Errorf("threshold override ignored: %+v", p)
+	}
+}
+
+type failing struct{}
+
+func (failing) Record(context.Context, *txn.Transaction, func(*features.CustomerHistory, *features.TerminalHistory)) error {
+	return errors.New("connection refused")
+}
+func (failing) Label(context.Context, txn.Label) error { return errors.New("connection refused") }
+
+func TestStoreErrorsAreTransient(t *testing.T) {
+	s := scoring.New(failing{})
+	s.SetModel(builtin(t))
+	tx := txn.Transaction{ID: "1", Time: time.Unix(1e9, 0), CustomerID: 1, TerminalID: 2, Amount: 1}
+	if _, err := s.Score(context.Background(), &tx); !errors.Is(err, scoring.ErrStore) {
+		t.Errorf("err = %v, want ErrStore", err)
+	}
+	if err := s.Label(context.Background(), txn.LabelOf(&tx)); !errors.Is(err, scoring.ErrStore) {
+		t.Errorf("label err = %v, want ErrStore", err)
+	}
+}
+
+// BenchmarkScore is features (in-memory store, 5,000 customers' state) plus inference plus the
+// prediction, for one transaction.
+func BenchmarkScore(b *testing.B) {
+	txs := stream(b, 5000, 40)
+	s := scoring.New(features.NewMemory())
+	s.SetModel(builtin(b))
+	ctx := context.Background()
+	// Warm the state with the first 30 days, then time the rest (wrapping around if needed).
+	warm := len(txs) * 3 / 4
+	for i := range txs[:warm] {
+		if _, err := s.Score(ctx, &txs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rest := txs[warm:]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Score(ctx, &rest[i%len(rest)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBatchInference is the model alone over precomputed feature rows, on one goroutine.
+func BenchmarkBatchInference(b *testing.B) {
+	txs := stream(b, 2000, 40)
+	r := features.NewReplayer(features.NewMemory())
+	rows := make([]features.Vector, len(txs))
+	for i := range txs {
+		if err := r.Next(context.Background(), &txs[i], &rows[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m := builtin(b)
+	out := make([]float64, len(rows))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.ProbabilityBatch(rows, out)
+	}
+	b.ReportMetric(float64(b.N)*float64(len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
