@@ -22,9 +22,9 @@ func TestRankingMetrics(t *testing.T) {
 		rows    []evaluation.Row
 		auc, ap float64
 	}{
-		"mixed":     {rows([]float64{0.9, 0.8, 0.7, 0.6}, []bool{true, false, true, false}), 0.75, 0.5 + 0.5*2.0/3},
-		"perfect":   {rows([]float64{0.9, 0.1}, []bool{true, false}), 1, 1},
-		"tie":       {rows([]float64{0.5, 0.5}, []bool{true, false}), 0.5, 0.5},
+		"mixed":   {rows([]float64{0.9, 0.8, 0.7, 0.6}, []bool{true, false, true, false}), 0.75, 0.5 + 0.5*2.0/3},
+		"perfect": {rows([]float64{0.9, 0.1}, []bool{true, false}), 1, 1},
+		"tie":     {rows([]float64{0.5, 0.5}, []bool{true, false}), 0.5, 0.5},
 		// Thresholds 0.9 (P 0, R 0), 0.5 (P 1/3, R 1/2), 0.1 (P 2/4, R 1); of the four
 		// fraud/legit pairs only the tied one counts, as one half.
 		"tie group": {rows([]float64{0.9, 0.5, 0.5, 0.1}, []bool{false, true, false, true}), 0.5 / 4, 0.5/3 + 0.5*0.5},
