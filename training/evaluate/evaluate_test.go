@@ -1,0 +1,43 @@
+//go:build !race
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/fraud-detector/fraud-detector/internal/evaluation"
+)
+
+// TestHeavyBuiltinBeatsHandbook runs the evaluate command on three seeds the built-in model was
+// not trained on and holds the mean to the handbook's best test-week baselines (AUC 0.87,
+// AP 0.65, CP@100 0.28).
+func TestHeavyBuiltinBeatsHandbook(t *testing.T) {
+	var sum evaluation.Report
+	seeds := []string{"101", "102", "103"}
+	for _, s := range seeds {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"-seed", s}, &out); err != nil {
+			t.Fatal(err)
+		}
+		var r evaluation.Report
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("output %q: %v", out.String(), err)
+		}
+		t.Logf("seed %s: %s", s, bytes.TrimSpace(out.Bytes()))
+		if r.Transactions < 40000 || r.Frauds < 200 {
+			t.Errorf("seed %s: test week has %d transactions, %d frauds", s, r.Transactions, r.Frauds)
+		}
+		sum.AUCROC += r.AUCROC
+		sum.AveragePrecision += r.AveragePrecision
+		sum.CardPrecisionAt100 += r.CardPrecisionAt100
+	}
+	n := float64(len(seeds))
+	auc, ap, cp := sum.AUCROC/n, sum.AveragePrecision/n, sum.CardPrecisionAt100/n
+	t.Logf("mean: AUC %.4f AP %.4f CP@100 %.4f", auc, ap, cp)
+	if auc < 0.87 || ap < 0.65 || cp < 0.28 {
+		t.Errorf("mean AUC %.4f / AP %.4f / CP@100 %.4f below the handbook's 0.87 / 0.65 / 0.28", auc, ap, cp)
+	}
+}
