@@ -1,0 +1,65 @@
+package function
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/config"
+	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
+)
+
+// ModelSource yields the model to serve. Load is called once by Start and then, for polled
+// sources, every MODEL_POLL_INTERVAL; the function swaps models when the version or checksum
+// changes, without a restart.
+type ModelSource interface {
+	Load(ctx context.Context) (*model.Model, error)
+}
+
+// ModelSourceFunc adapts a function to ModelSource.
+type ModelSourceFunc func(ctx context.Context) (*model.Model, error)
+
+// Load implements ModelSource.
+func (fn ModelSourceFunc) Load(ctx context.Context) (*model.Model, error) { return fn(ctx) }
+
+// newModelSource resolves MODEL_URI: the built-in model, or a bundle directory (polled, so a
+// remounted ConfigMap or volume is picked up). Registry URIs (models:/name@alias) get their case
+// here.
+func newModelSource(cfg config.Config) (src ModelSource, poll bool, err error) {
+	uri := cfg.ModelURI
+	switch {
+	case uri == config.ModelBuiltin:
+		return ModelSourceFunc(func(context.Context) (*model.Model, error) { return model.Builtin() }), false, nil
+	case strings.HasPrefix(uri, config.MLflowScheme):
+		return nil, false, fmt.Errorf("%s=%q: this build cannot read the MLflow registry", config.EnvModelURI, uri)
+	}
+	return ModelSourceFunc(func(context.Context) (*model.Model, error) { return model.Load(uri) }), true, nil
+}
+
+// pollModel reloads the model every interval until ctx ends. A failed load keeps the current
+// model: serving an older model beats serving none.
+func (f *Function) pollModel(ctx context.Context, s *scoring.Scorer) {
+	defer close(f.pollDone)
+	t := time.NewTicker(f.cfg.ModelPollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m, err := f.source.Load(ctx)
+		if err != nil {
+			f.log.Warn("model reload failed; keeping the current model", "model_uri", f.cfg.ModelURI, "error", err)
+			continue
+		}
+		cur := s.Model()
+		if cur != nil && cur.Meta.Version == m.Meta.Version && cur.Meta.ModelSHA256 == m.Meta.ModelSHA256 {
+			continue
+		}
+		f.setModel(s, m)
+		f.log.Info("model swapped", "model_name", m.Meta.Name, "model_version", m.Meta.Version)
+	}
+}

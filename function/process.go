@@ -1,0 +1,106 @@
+package function
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/fraud-detector/fraud-detector/internal/events"
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"github.com/fraud-detector/fraud-detector/internal/txn"
+)
+
+// process decodes every event before it changes any state, so a batch with one bad event is
+// refused whole (400) rather than half-applied. It then records labels, scores transactions and
+// publishes the predictions, returning them in input order. A retried batch is harmless: the
+// feature store ignores a transaction id it has seen, and prediction ids derive from event ids.
+func (f *Function) process(ctx context.Context, evs []event.Event, batch bool) ([]event.Event, error) {
+	s := f.scorer.Load()
+	if s == nil {
+		return nil, scoring.ErrNoModel
+	}
+	inputs := make([]events.Input, len(evs))
+	for i := range evs {
+		in, err := events.Decode(&evs[i])
+		if err != nil {
+			if batch {
+				return nil, &events.ItemError{Index: i, Err: err}
+			}
+			return nil, err
+		}
+		inputs[i] = in
+	}
+	var out []event.Event
+	for i := range inputs {
+		in := &inputs[i]
+		if in.Kind == events.KindLabel {
+			if err := s.Label(ctx, in.Label); err != nil {
+				return nil, fmt.Errorf("label %s: %w", in.Label.TransactionID, err)
+			}
+			continue
+		}
+		p, err := f.score(ctx, s, &in.Tx)
+		if err != nil {
+			return nil, err
+		}
+		pe, err := events.NewPrediction(evs[i].Source(), evs[i].ID(), &p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pe)
+	}
+	if err := f.publish(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// predict scores plain transactions (POST /predict) and publishes their predictions.
+func (f *Function) predict(ctx context.Context, txs []txn.Transaction) ([]scoring.Prediction, error) {
+	s := f.scorer.Load()
+	if s == nil {
+		return nil, scoring.ErrNoModel
+	}
+	preds := make([]scoring.Prediction, len(txs))
+	for i := range txs {
+		p, err := f.score(ctx, s, &txs[i])
+		if err != nil {
+			return nil, err
+		}
+		preds[i] = p
+	}
+	if _, nop := f.pub.(events.Nop); nop || len(preds) == 0 {
+		return preds, nil
+	}
+	evs := make([]event.Event, len(preds))
+	for i := range preds {
+		e, err := events.NewPrediction(events.PredictSource, preds[i].TransactionID, &preds[i])
+		if err != nil {
+			return nil, err
+		}
+		evs[i] = e
+	}
+	return preds, f.publish(ctx, evs)
+}
+
+func (f *Function) score(ctx context.Context, s *scoring.Scorer, tx *txn.Transaction) (scoring.Prediction, error) {
+	start := time.Now()
+	p, err := s.Score(ctx, tx)
+	if err != nil {
+		return p, fmt.Errorf("score %s: %w", tx.ID, err)
+	}
+	f.metrics.ObservePrediction(p.ModelVersion, p.FraudProbability, p.IsFraud, time.Since(start))
+	return p, nil
+}
+
+func (f *Function) publish(ctx context.Context, evs []event.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := f.pub.Publish(ctx, evs); err != nil {
+		return fmt.Errorf("%w: %w", events.ErrPublish, err)
+	}
+	return nil
+}
