@@ -1,0 +1,92 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func lookup(m map[string]string) func(string) (string, bool) { return MapLookup(m) }
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(lookup(nil))
+	if err != nil {
+		t.Fatalf("empty environment: %v", err)
+	}
+	if c.ListenAddress != "[::]:8080" || c.ModelURI != "builtin" || c.PredictionsTopic != "fraud-predictions" ||
+		c.FeatureStore != "memory" || c.FraudThreshold != 0 || len(c.KafkaBrokers) != 0 ||
+		c.MaxBatch != DefaultMaxBatch || c.MaxBodyBytes != DefaultMaxBodyBytes {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	c, err := FromEnv(lookup(map[string]string{
+		EnvListenAddress:     "127.0.0.1:9090",
+		EnvModelURI:          "models:/fraud-detector@champion",
+		EnvMLflowTrackingURI: "http://mlflow:5000",
+		EnvModelPollInterval: "1m",
+		EnvKafkaBrokers:      " kafka-0:9092, kafka-1:9092 ,",
+		EnvPredictionsTopic:  "preds",
+		EnvFeatureStore:      "redis://redis:6379/0",
+		EnvFraudThreshold:    "0.3",
+		EnvMaxBatch:          "100",
+		EnvMaxBodyBytes:      "65536",
+		EnvShutdownTimeout:   "5s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		ListenAddress: "127.0.0.1:9090", ModelURI: "models:/fraud-detector@champion", MLflowTrackingURI: "http://mlflow:5000",
+		ModelPollInterval: time.Minute, KafkaBrokers: []string{"kafka-0:9092", "kafka-1:9092"}, PredictionsTopic: "preds",
+		FeatureStore: "redis://redis:6379/0", FraudThreshold: 0.3, MaxBatch: 100, MaxBodyBytes: 65536, ShutdownTimeout: 5 * time.Second,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := map[string]struct {
+		env  map[string]string
+		want string // a fragment of the error naming the variable
+	}{
+		"listen without port":      {map[string]string{EnvListenAddress: "localhost"}, EnvListenAddress},
+		"listen port not a number": {map[string]string{EnvListenAddress: "[::]:http"}, EnvListenAddress},
+		"registry without mlflow":  {map[string]string{EnvModelURI: "models:/fraud@champion"}, EnvMLflowTrackingURI},
+		"registry without alias":   {map[string]string{EnvModelURI: "models:/fraud", EnvMLflowTrackingURI: "http://m:5000"}, "name@alias"},
+		"mlflow not a URL":         {map[string]string{EnvMLflowTrackingURI: "mlflow:5000"}, EnvMLflowTrackingURI},
+		"poll not a duration":      {map[string]string{EnvModelPollInterval: "30"}, EnvModelPollInterval},
+		"poll too fast":            {map[string]string{EnvModelPollInterval: "10ms"}, EnvModelPollInterval},
+		"broker without port":      {map[string]string{EnvKafkaBrokers: "kafka"}, EnvKafkaBrokers},
+		"topic with a slash":       {map[string]string{EnvPredictionsTopic: "a/b"}, EnvPredictionsTopic},
+		"unknown store":            {map[string]string{EnvFeatureStore: "postgres://db"}, EnvFeatureStore},
+		"threshold above one":      {map[string]string{EnvFraudThreshold: "1.5"}, EnvFraudThreshold},
+		"threshold NaN":            {map[string]string{EnvFraudThreshold: "NaN"}, EnvFraudThreshold},
+		"threshold text":           {map[string]string{EnvFraudThreshold: "high"}, EnvFraudThreshold},
+		"batch zero":               {map[string]string{EnvMaxBatch: "0"}, EnvMaxBatch},
+		"batch huge":               {map[string]string{EnvMaxBatch: "1000000"}, EnvMaxBatch},
+		"body tiny":                {map[string]string{EnvMaxBodyBytes: "10"}, EnvMaxBodyBytes},
+		"shutdown negative":        {map[string]string{EnvShutdownTimeout: "-1s"}, EnvShutdownTimeout},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := FromEnv(lookup(tc.env))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAllErrorsAtOnce(t *testing.T) {
+	_, err := FromEnv(lookup(map[string]string{EnvMaxBatch: "0", EnvFraudThreshold: "2"}))
+	if err == nil || !strings.Contains(err.Error(), EnvMaxBatch) || !strings.Contains(err.Error(), EnvFraudThreshold) {
+		t.Errorf("want both problems reported, got %v", err)
+	}
+}
