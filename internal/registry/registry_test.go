@@ -1,0 +1,374 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/model"
+)
+
+func TestParseURI(t *testing.T) {
+	tests := map[string]struct {
+		in      string
+		want    URI
+		wantErr bool
+	}{
+		"alias":          {in: "models:/fraud-detector@champion", want: URI{Name: "fraud-detector", Alias: "champion"}},
+		"other alias":    {in: "models:/m@challenger", want: URI{Name: "m", Alias: "challenger"}},
+		"version number": {in: "models:/fraud-detector/3", wantErr: true},
+		"no alias":       {in: "models:/fraud-detector@", wantErr: true},
+		"no name":        {in: "models:/@champion", wantErr: true},
+		"file path":      {in: "/models/fraud", wantErr: true},
+		"two aliases":    {in: "models:/a@b@c", wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseURI(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("ParseURI(%q) error = %v, want error %v", tc.in, err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Fatalf("ParseURI(%q) = %+v, want %+v", tc.in, got, tc.want)
+			}
+			if !tc.wantErr && got.String() != tc.in {
+				t.Fatalf("String() = %q, want %q", got.String(), tc.in)
+			}
+		})
+	}
+}
+
+// bundle is a model version's two files.
+type bundle struct{ txt, meta []byte }
+
+// builtinBundle reads the committed built-in model.
+func builtinBundle(t *testing.T) bundle {
+	t.Helper()
+	dir := filepath.Join("..", "model", "builtin")
+	txt, err := os.ReadFile(filepath.Join(dir, model.ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := os.ReadFile(filepath.Join(dir, model.MetadataFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bundle{txt: txt, meta: meta}
+}
+
+// variant returns a valid bundle whose model differs from b's (every leaf value shifted), with
+// its metadata's checksum updated: a distinct model that still parses.
+func variant(t *testing.T, b bundle, shift string) bundle {
+	t.Helper()
+	var out []string
+	changed := 0
+	for _, line := range strings.Split(string(b.txt), "\n") {
+		if vals, ok := strings.CutPrefix(line, "leaf_value="); ok {
+			fields := strings.Fields(vals)
+			for i, f := range fields {
+				// An extra trailing digit keeps the number valid and nearly the same.
+				if !strings.ContainsAny(f, "eE") {
+					if !strings.Contains(f, ".") {
+						f += "."
+					}
+					fields[i] = f + shift
+					changed++
+				}
+			}
+			line = "leaf_value=" + strings.Join(fields, " ")
+		}
+		out = append(out, line)
+	}
+	if changed == 0 {
+		t.Fatal("variant: no leaf value changed")
+	}
+	txt := []byte(strings.Join(out, "\n"))
+	return bundle{txt: txt, meta: withChecksum(t, b.meta, txt)}
+}
+
+// withChecksum rewrites metadata's model_sha256 to match txt.
+func withChecksum(t *testing.T, meta, txt []byte) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(meta, &m); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(txt)
+	m["model_sha256"] = hex.EncodeToString(sum[:])
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// fakeMLflow serves the two endpoints the client uses, for fast unit tests (the real server is
+// exercised by the integration tests).
+type fakeMLflow struct {
+	mu       sync.Mutex
+	alias    string // version the alias points at, "" = not set
+	versions map[string]bundle
+	fail     int // answer 503 to this many requests
+	calls    int
+}
+
+func (f *fakeMLflow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.fail > 0 {
+		f.fail--
+		http.Error(w, `{"error_code":"TEMPORARILY_UNAVAILABLE","message":"down"}`, http.StatusServiceUnavailable)
+		return
+	}
+	q := r.URL.Query()
+	switch r.URL.Path {
+	case "/api/2.0/mlflow/registered-models/alias":
+		if q.Get("name") != "fraud-detector" || q.Get("alias") != "champion" || f.alias == "" {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no alias"}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"model_version": Version{
+			Name: "fraud-detector", Version: f.alias, Source: "mlflow-artifacts:/x", RunID: "run" + f.alias, Status: "READY",
+		}})
+	case "/model-versions/get-artifact":
+		b, ok := f.versions[q.Get("version")]
+		if !ok || q.Get("name") != "fraud-detector" {
+			http.NotFound(w, r)
+			return
+		}
+		switch q.Get("path") {
+		case model.ModelFile:
+			_, _ = w.Write(b.txt)
+		case model.MetadataFile:
+			_, _ = w.Write(b.meta)
+		default:
+			http.NotFound(w, r)
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeMLflow) set(alias string, fail int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.alias, f.fail = alias, fail
+}
+
+var champion = URI{Name: "fraud-detector", Alias: "champion"}
+
+func newFake(t *testing.T) (*fakeMLflow, *Client) {
+	t.Helper()
+	b := builtinBundle(t)
+	corrupt := variant(t, b, "7")
+	corrupt.txt = append([]byte(nil), corrupt.txt...)
+	corrupt.txt[len(corrupt.txt)/2] ^= 0x01 // one flipped bit: checksum no longer matches
+	f := &fakeMLflow{alias: "1", versions: map[string]bundle{
+		"1": b,
+		"2": variant(t, b, "3"),
+		"3": corrupt,
+		"4": {txt: []byte("tree\nnot a model"), meta: withChecksum(t, b.meta, []byte("tree\nnot a model"))},
+	}}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, c
+}
+
+func TestClientLoad(t *testing.T) {
+	tests := map[string]struct {
+		alias      string
+		fail       int
+		wantReason string // "" = success
+	}{
+		"champion":          {alias: "1"},
+		"another version":   {alias: "2"},
+		"checksum mismatch": {alias: "3", wantReason: ReasonInvalid},
+		"unparseable model": {alias: "4", wantReason: ReasonInvalid},
+		"alias not set":     {alias: "", wantReason: ReasonUnavailable},
+		"artifact missing":  {alias: "9", wantReason: ReasonUnavailable},
+		"server error":      {alias: "1", fail: 1, wantReason: ReasonUnavailable},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f, c := newFake(t)
+			f.set(tc.alias, tc.fail)
+			m, v, err := c.Load(context.Background(), champion)
+			if tc.wantReason != "" {
+				if err == nil {
+					t.Fatalf("Load succeeded with version %s, want a %s error", v.Version, tc.wantReason)
+				}
+				if got := Reason(err); got != tc.wantReason {
+					t.Fatalf("Reason(%v) = %s, want %s", err, got, tc.wantReason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if m.Meta.Version != tc.alias || v.Version != tc.alias {
+				t.Fatalf("loaded version %q (registry %q), want %q", m.Meta.Version, v.Version, tc.alias)
+			}
+		})
+	}
+}
+
+func TestClientUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	c, err := New(url, WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Load(context.Background(), champion)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Load from a closed port: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestNewRejectsBadURI(t *testing.T) {
+	for name, uri := range map[string]string{"no scheme": "localhost:5000", "file": "file:///tmp/mlruns", "empty": ""} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := New(uri); err == nil {
+				t.Fatalf("New(%q) accepted", uri)
+			}
+		})
+	}
+}
+
+func TestClientSendsAuth(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, WithBearerToken("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Resolve(context.Background(), champion)
+	if got != "Bearer s3cret" {
+		t.Fatalf("Authorization = %q", got)
+	}
+}
+
+// swaps records the models a Poller hands over.
+type swaps struct {
+	mu       sync.Mutex
+	versions []string
+}
+
+func (s *swaps) swap(m *model.Model) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.versions = append(s.versions, m.Meta.Version)
+}
+
+func (s *swaps) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.versions...)
+}
+
+func TestPollerCheck(t *testing.T) {
+	f, c := newFake(t)
+	var sw swaps
+	errs := map[string]int{}
+	p := NewPoller(c, champion, sw.swap,
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithErrorHook(func(reason string, _ error) { errs[reason]++ }))
+	ctx := context.Background()
+
+	steps := []struct {
+		name        string
+		alias       string
+		fail        int
+		wantChanged bool
+		wantErr     string
+		wantVersion string
+	}{
+		{name: "initial load", alias: "1", wantChanged: true, wantVersion: "1"},
+		{name: "same version again", alias: "1", wantVersion: "1"},
+		{name: "registry down", alias: "2", fail: 100, wantErr: ReasonUnavailable, wantVersion: "1"},
+		{name: "promoted version", alias: "2", wantChanged: true, wantVersion: "2"},
+		{name: "corrupt champion", alias: "3", wantErr: ReasonInvalid, wantVersion: "2"},
+		{name: "unparseable champion", alias: "4", wantErr: ReasonInvalid, wantVersion: "2"},
+		{name: "rollback to 1", alias: "1", wantChanged: true, wantVersion: "1"},
+	}
+	wantErrs := map[string]int{}
+	for _, s := range steps {
+		f.set(s.alias, s.fail)
+		changed, err := p.Check(ctx)
+		if s.wantErr != "" {
+			wantErrs[s.wantErr]++
+			if err == nil || Reason(err) != s.wantErr {
+				t.Fatalf("%s: Check error %v, want reason %s", s.name, err, s.wantErr)
+			}
+		} else if err != nil {
+			t.Fatalf("%s: Check: %v", s.name, err)
+		}
+		if changed != s.wantChanged {
+			t.Fatalf("%s: changed = %v, want %v", s.name, changed, s.wantChanged)
+		}
+		if got := p.Version(); got != s.wantVersion {
+			t.Fatalf("%s: version in use %q, want %q", s.name, got, s.wantVersion)
+		}
+	}
+	if got, want := strings.Join(sw.list(), ","), "1,2,1"; got != want {
+		t.Fatalf("swapped versions %s, want %s", got, want)
+	}
+	for reason, n := range wantErrs {
+		if errs[reason] != n {
+			t.Fatalf("error hook counted %d %s, want %d (all: %v)", errs[reason], reason, n, errs)
+		}
+	}
+}
+
+func TestPollerRun(t *testing.T) {
+	f, c := newFake(t)
+	var sw swaps
+	p := NewPoller(c, champion, sw.swap, WithInterval(10*time.Millisecond),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if _, err := p.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	f.set("2", 0)
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Version() != "2" {
+		if time.Now().After(deadline) {
+			t.Fatalf("poller still on version %q after 5s", p.Version())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if got := strings.Join(sw.list(), ","); got != "1,2" {
+		t.Fatalf("swapped %s, want 1,2", got)
+	}
+}
