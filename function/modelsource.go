@@ -2,12 +2,15 @@ package function
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/registry"
 	"github.com/fraud-detector/fraud-detector/internal/scoring"
 )
 
@@ -33,9 +36,41 @@ func newModelSource(cfg config.Config) (src ModelSource, poll bool, err error) {
 	case uri == config.ModelBuiltin:
 		return ModelSourceFunc(func(context.Context) (*model.Model, error) { return model.Builtin() }), false, nil
 	case strings.HasPrefix(uri, config.MLflowScheme):
-		return nil, false, fmt.Errorf("%s=%q: this build cannot read the MLflow registry", config.EnvModelURI, uri)
+		return newRegistrySource(cfg)
 	}
 	return ModelSourceFunc(func(context.Context) (*model.Model, error) { return model.Load(uri) }), true, nil
+}
+
+// newRegistrySource follows models:/name@alias on the MLflow server at MLFLOW_TRACKING_URI,
+// authenticating as MLflow's own clients do (MLFLOW_TRACKING_TOKEN, or _USERNAME/_PASSWORD).
+// Each poll costs one alias lookup; the model is downloaded only when the alias moves.
+func newRegistrySource(cfg config.Config) (ModelSource, bool, error) {
+	u, err := registry.ParseURI(cfg.ModelURI)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", config.EnvModelURI, err)
+	}
+	var opts []registry.Option
+	if tok := os.Getenv("MLFLOW_TRACKING_TOKEN"); tok != "" {
+		opts = append(opts, registry.WithBearerToken(tok))
+	} else if user := os.Getenv("MLFLOW_TRACKING_USERNAME"); user != "" {
+		opts = append(opts, registry.WithBasicAuth(user, os.Getenv("MLFLOW_TRACKING_PASSWORD")))
+	}
+	c, err := registry.New(cfg.MLflowTrackingURI, opts...)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", config.EnvMLflowTrackingURI, err)
+	}
+	return registry.NewPoller(c, u), true, nil
+}
+
+// modelErrorReason is the ml_model_errors_total reason of a failed model reload.
+func modelErrorReason(err error) string {
+	switch {
+	case errors.Is(err, model.ErrInvalid):
+		return registry.ReasonInvalid
+	case errors.Is(err, registry.ErrUnavailable):
+		return registry.ReasonUnavailable
+	}
+	return "model_reload_failed"
 }
 
 // pollModel reloads the model every interval until ctx ends. A failed load keeps the current
@@ -52,7 +87,10 @@ func (f *Function) pollModel(ctx context.Context, s *scoring.Scorer) {
 		}
 		m, err := f.source.Load(ctx)
 		if err != nil {
-			f.log.Warn("model reload failed; keeping the current model", "model_uri", f.cfg.ModelURI, "error", err)
+			reason := modelErrorReason(err)
+			f.metrics.Error(reason)
+			f.log.Warn("model reload failed; keeping the current model", "model_uri", f.cfg.ModelURI,
+				"reason", reason, "error", err)
 			continue
 		}
 		cur := s.Model()

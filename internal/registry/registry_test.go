@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -163,6 +162,12 @@ func (f *fakeMLflow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (f *fakeMLflow) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
 func (f *fakeMLflow) set(alias string, fail int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -271,104 +276,63 @@ func TestClientSendsAuth(t *testing.T) {
 	}
 }
 
-// swaps records the models a Poller hands over.
-type swaps struct {
-	mu       sync.Mutex
-	versions []string
-}
-
-func (s *swaps) swap(m *model.Model) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.versions = append(s.versions, m.Meta.Version)
-}
-
-func (s *swaps) list() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.versions...)
-}
-
-func TestPollerCheck(t *testing.T) {
+func TestPollerLoad(t *testing.T) {
 	f, c := newFake(t)
-	var sw swaps
 	errs := map[string]int{}
-	p := NewPoller(c, champion, sw.swap,
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		WithErrorHook(func(reason string, _ error) { errs[reason]++ }))
+	p := NewPoller(c, champion, WithErrorHook(func(reason string, _ error) { errs[reason]++ }))
 	ctx := context.Background()
 
 	steps := []struct {
-		name        string
-		alias       string
-		fail        int
-		wantChanged bool
-		wantErr     string
-		wantVersion string
+		name          string
+		alias         string
+		fail          int
+		wantErr       string
+		wantVersion   string // version in use after the step
+		wantDownloads bool
 	}{
-		{name: "initial load", alias: "1", wantChanged: true, wantVersion: "1"},
+		{name: "initial load", alias: "1", wantVersion: "1", wantDownloads: true},
 		{name: "same version again", alias: "1", wantVersion: "1"},
 		{name: "registry down", alias: "2", fail: 100, wantErr: ReasonUnavailable, wantVersion: "1"},
-		{name: "promoted version", alias: "2", wantChanged: true, wantVersion: "2"},
-		{name: "corrupt champion", alias: "3", wantErr: ReasonInvalid, wantVersion: "2"},
-		{name: "unparseable champion", alias: "4", wantErr: ReasonInvalid, wantVersion: "2"},
-		{name: "rollback to 1", alias: "1", wantChanged: true, wantVersion: "1"},
+		{name: "promoted version", alias: "2", wantVersion: "2", wantDownloads: true},
+		{name: "corrupt champion", alias: "3", wantErr: ReasonInvalid, wantVersion: "2", wantDownloads: true},
+		{name: "unparseable champion", alias: "4", wantErr: ReasonInvalid, wantVersion: "2", wantDownloads: true},
+		{name: "rollback to 1", alias: "1", wantVersion: "1", wantDownloads: true},
 	}
 	wantErrs := map[string]int{}
+	var last *model.Model
 	for _, s := range steps {
 		f.set(s.alias, s.fail)
-		changed, err := p.Check(ctx)
+		before := f.callCount()
+		m, err := p.Load(ctx)
+		calls := f.callCount() - before
 		if s.wantErr != "" {
 			wantErrs[s.wantErr]++
-			if err == nil || Reason(err) != s.wantErr {
-				t.Fatalf("%s: Check error %v, want reason %s", s.name, err, s.wantErr)
+			if err == nil || Reason(err) != s.wantErr || m != nil {
+				t.Fatalf("%s: Load = %v, %v; want no model and reason %s", s.name, m, err, s.wantErr)
 			}
-		} else if err != nil {
-			t.Fatalf("%s: Check: %v", s.name, err)
-		}
-		if changed != s.wantChanged {
-			t.Fatalf("%s: changed = %v, want %v", s.name, changed, s.wantChanged)
+		} else {
+			if err != nil {
+				t.Fatalf("%s: Load: %v", s.name, err)
+			}
+			if m.Meta.Version != s.wantVersion {
+				t.Fatalf("%s: loaded version %q, want %q", s.name, m.Meta.Version, s.wantVersion)
+			}
+			if !s.wantDownloads && m != last {
+				t.Fatalf("%s: unchanged alias returned a new *model.Model", s.name)
+			}
+			last = m
 		}
 		if got := p.Version(); got != s.wantVersion {
 			t.Fatalf("%s: version in use %q, want %q", s.name, got, s.wantVersion)
 		}
-	}
-	if got, want := strings.Join(sw.list(), ","), "1,2,1"; got != want {
-		t.Fatalf("swapped versions %s, want %s", got, want)
+		// Resolve is one call, a download two more.
+		if downloaded := calls > 1; downloaded != s.wantDownloads && s.fail == 0 {
+			t.Fatalf("%s: %d calls, want downloads %v", s.name, calls, s.wantDownloads)
+		}
 	}
 	for reason, n := range wantErrs {
 		if errs[reason] != n {
 			t.Fatalf("error hook counted %d %s, want %d (all: %v)", errs[reason], reason, n, errs)
 		}
-	}
-}
-
-func TestPollerRun(t *testing.T) {
-	f, c := newFake(t)
-	var sw swaps
-	p := NewPoller(c, champion, sw.swap, WithInterval(10*time.Millisecond),
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if _, err := p.Check(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
-	f.set("2", 0)
-	deadline := time.Now().Add(5 * time.Second)
-	for p.Version() != "2" {
-		if time.Now().After(deadline) {
-			t.Fatalf("poller still on version %q after 5s", p.Version())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-	if got := strings.Join(sw.list(), ","); got != "1,2" {
-		t.Fatalf("swapped %s, want 1,2", got)
 	}
 }
