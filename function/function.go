@@ -27,26 +27,38 @@ import (
 	"github.com/fraud-detector/fraud-detector/internal/telemetry"
 )
 
-// Function is one instance of the fraud detector. It is safe for concurrent use.
+// Function is one instance of the fraud detector. It is safe for concurrent use, and Stop may race
+// with Start (func-go runs Start in a goroutine and calls Stop on a signal).
 type Function struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *telemetry.Metrics
 	clock   func() time.Time
 
-	// Set by options or by Start.
-	cfg      config.Config
-	haveCfg  bool
-	store    features.Store
-	pub      events.Publisher
-	source   ModelSource
-	poll     bool
-	scorer   atomic.Pointer[scoring.Scorer] // nil until Start
-	started  atomic.Bool
-	draining atomic.Bool // set on shutdown: readiness turns 503 so no new traffic is routed here
-	stopOnce sync.Once
+	// Given by options; what is missing Start builds from the configuration.
+	cfg     config.Config
+	haveCfg bool
+	store   features.Store
+	pub     events.Publisher
+	source  ModelSource
+	poll    bool
+
+	live     atomic.Pointer[live] // nil until Start has loaded a model
+	draining atomic.Bool          // set on shutdown: readiness turns 503 so no new traffic is routed here
+
+	mu       sync.Mutex // guards the lifecycle below
+	started  bool
+	stopped  bool
 	cancel   context.CancelFunc
 	pollDone chan struct{}
+}
+
+// live is what a started function serves with.
+type live struct {
+	cfg    config.Config
+	scorer *scoring.Scorer
+	pub    events.Publisher
+	store  features.Store
 }
 
 // Option configures a Function.
@@ -92,61 +104,87 @@ func (f *Function) Registry() *prometheus.Registry { return f.reg }
 // Metrics are the function's own metrics.
 func (f *Function) Metrics() *telemetry.Metrics { return f.metrics }
 
-// Config is the configuration in effect (valid after Start).
-func (f *Function) Config() config.Config { return f.cfg }
+// Config is the configuration in effect; the zero Config before Start.
+func (f *Function) Config() config.Config {
+	if l := f.live.Load(); l != nil {
+		return l.cfg
+	}
+	return config.Config{}
+}
 
 // Start reads the configuration (from env, unless WithConfig was given), builds the feature store
 // and the publisher, and loads the model. func-go passes its environment and ./cfg entries as env.
 func (f *Function) Start(ctx context.Context, env map[string]string) error {
-	if !f.started.CompareAndSwap(false, true) {
+	f.mu.Lock()
+	if f.started {
+		f.mu.Unlock()
 		return errors.New("function: already started")
 	}
+	f.started = true
+	cfg, store, pub, source, poll := f.cfg, f.store, f.pub, f.source, f.poll
+	f.mu.Unlock()
+
 	if !f.haveCfg {
-		cfg, err := config.FromEnv(config.MapLookup(env))
-		if err != nil {
+		var err error
+		if cfg, err = config.FromEnv(config.MapLookup(env)); err != nil {
 			return err
 		}
-		f.cfg = cfg
 	}
 	var err error
-	if f.store == nil {
-		if f.store, err = newStore(ctx, f.cfg); err != nil {
+	if store == nil {
+		if store, err = newStore(ctx, cfg); err != nil {
 			return err
 		}
 	}
-	if f.pub == nil {
-		if f.pub, err = newPublisher(ctx, f.cfg); err != nil {
-			return err
+	if pub == nil {
+		if pub, err = newPublisher(ctx, cfg); err != nil {
+			return errors.Join(err, closeStore(store))
 		}
 	}
-	if f.source == nil {
-		if f.source, f.poll, err = newModelSource(f.cfg); err != nil {
-			return err
+	if source == nil {
+		if source, poll, err = newModelSource(cfg); err != nil {
+			return errors.Join(err, pub.Close(), closeStore(store))
 		}
 	}
-	m, err := f.source.Load(ctx)
+	m, err := source.Load(ctx)
 	if err != nil {
-		return fmt.Errorf("function: load model %s: %w", f.cfg.ModelURI, err)
+		return errors.Join(fmt.Errorf("function: load model %s: %w", cfg.ModelURI, err), pub.Close(), closeStore(store))
 	}
 	var opts []scoring.Option
-	if f.cfg.FraudThreshold > 0 {
-		opts = append(opts, scoring.WithThreshold(f.cfg.FraudThreshold))
+	if cfg.FraudThreshold > 0 {
+		opts = append(opts, scoring.WithThreshold(cfg.FraudThreshold))
 	}
 	opts = append(opts, scoring.WithClock(f.clock))
-	s := scoring.New(f.store, opts...)
+	s := scoring.New(store, opts...)
 	f.setModel(s, m)
-	f.scorer.Store(s)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return errors.Join(errors.New("function: stopped while starting"), pub.Close(), closeStore(store))
+	}
+	f.cfg, f.store, f.pub, f.source, f.poll = cfg, store, pub, source, poll
 	pollCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.cancel = cancel
 	f.pollDone = make(chan struct{})
-	if f.poll {
-		go f.pollModel(pollCtx, s)
+	if poll {
+		go f.pollModel(pollCtx, s, source, cfg)
 	} else {
 		close(f.pollDone)
 	}
-	f.log.Info("function started", "model_uri", f.cfg.ModelURI, "model_name", m.Meta.Name,
-		"model_version", m.Meta.Version, "trees", m.Trees(), "feature_store", storeKind(f.cfg),
-		"publishing", len(f.cfg.KafkaBrokers) > 0)
+	f.live.Store(&live{cfg: cfg, scorer: s, pub: pub, store: store})
+	f.log.Info("function started", "model_uri", cfg.ModelURI, "model_name", m.Meta.Name,
+		"model_version", m.Meta.Version, "trees", m.Trees(), "feature_store", storeKind(cfg),
+		"publishing", len(cfg.KafkaBrokers) > 0)
+	return nil
+}
+
+func closeStore(s features.Store) error {
+	if c, ok := s.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			return fmt.Errorf("function: close feature store: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -157,7 +195,7 @@ func (f *Function) setModel(s *scoring.Scorer, m *model.Model) {
 
 // Ready reports whether the function can score: the model is loaded and it is not shutting down.
 func (f *Function) Ready(context.Context) (bool, error) {
-	return f.scorer.Load() != nil && !f.draining.Load(), nil
+	return f.live.Load() != nil && !f.draining.Load(), nil
 }
 
 // Alive reports whether the process is healthy; a loading model is alive but not ready.
@@ -169,35 +207,36 @@ func (f *Function) Drain() { f.draining.Store(true) }
 // Stop flushes the publisher and releases the store. Callers stop serving requests first (the
 // HTTP server's Shutdown, as func-go and Serve do); Stop is idempotent.
 func (f *Function) Stop(ctx context.Context) error {
+	f.mu.Lock()
+	if f.stopped {
+		f.mu.Unlock()
+		return nil
+	}
+	f.stopped = true
+	f.draining.Store(true)
+	cancel, pollDone, pub, store := f.cancel, f.pollDone, f.pub, f.store
+	f.mu.Unlock()
+	if cancel == nil { // never started, or Start still loading: it cleans up after itself
+		return nil
+	}
+	cancel()
+	select {
+	case <-pollDone:
+	case <-ctx.Done():
+	}
 	var err error
-	f.stopOnce.Do(func() {
-		f.draining.Store(true)
-		if f.cancel != nil {
-			f.cancel()
-			select {
-			case <-f.pollDone:
-			case <-ctx.Done():
-			}
-		}
-		if f.pub != nil {
-			if e := f.pub.Close(); e != nil {
-				err = errors.Join(err, fmt.Errorf("function: close publisher: %w", e))
-			}
-		}
-		if c, ok := f.store.(io.Closer); ok {
-			if e := c.Close(); e != nil {
-				err = errors.Join(err, fmt.Errorf("function: close feature store: %w", e))
-			}
-		}
-		f.log.Info("function stopped", "error", err)
-	})
+	if e := pub.Close(); e != nil {
+		err = fmt.Errorf("function: close publisher: %w", e)
+	}
+	err = errors.Join(err, closeStore(store))
+	f.log.Info("function stopped", "error", err)
 	return err
 }
 
 // Handle scores one CloudEvent (the func-go entry). A transaction gives a fraud.prediction.v1
 // reply; a label gives no reply. Errors carry the HTTP status Classify gives them.
 func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
-	out, err := f.process(ctx, []event.Event{e}, false)
+	out, err := f.process(ctx, f.live.Load(), []event.Event{e}, false)
 	if err != nil {
 		status, reason := events.Classify(err)
 		f.metrics.Error(reason)

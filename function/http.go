@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fraud-detector/fraud-detector/internal/events"
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
 
@@ -90,17 +91,22 @@ func (f *Function) recovering(h http.Handler) http.Handler {
 }
 
 func (f *Function) serveCloudEvents(w http.ResponseWriter, r *http.Request) {
-	body, err := f.readBody(w, r)
+	l := f.live.Load()
+	if l == nil {
+		f.writeError(w, r, scoring.ErrNoModel)
+		return
+	}
+	body, err := readBody(w, r, l.cfg.MaxBodyBytes)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
 	}
-	evs, mode, err := events.ReadHTTP(r.Header, body, f.cfg.MaxBatch)
+	evs, mode, err := events.ReadHTTP(r.Header, body, l.cfg.MaxBatch)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
 	}
-	out, err := f.process(r.Context(), evs, mode == events.ModeBatch)
+	out, err := f.process(r.Context(), l, evs, mode == events.ModeBatch)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
@@ -115,17 +121,22 @@ func (f *Function) servePredict(w http.ResponseWriter, r *http.Request) {
 		f.writeError(w, r, err)
 		return
 	}
-	body, err := f.readBody(w, r)
+	l := f.live.Load()
+	if l == nil {
+		f.writeError(w, r, scoring.ErrNoModel)
+		return
+	}
+	body, err := readBody(w, r, l.cfg.MaxBodyBytes)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
 	}
-	txs, array, err := decodeTransactions(body, f.cfg.MaxBatch)
+	txs, array, err := decodeTransactions(body, l.cfg.MaxBatch)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
 	}
-	preds, err := f.predict(r.Context(), txs)
+	preds, err := f.predict(r.Context(), l, txs)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
@@ -178,8 +189,7 @@ func decodeTransactions(body []byte, maxBatch int) (txs []txn.Transaction, array
 }
 
 // readBody reads at most MAX_BODY_BYTES.
-func (f *Function) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	limit := f.cfg.MaxBodyBytes
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", events.ErrBodyTooLarge, r.ContentLength, limit)
 	}

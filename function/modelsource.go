@@ -75,9 +75,9 @@ func modelErrorReason(err error) string {
 
 // pollModel reloads the model every interval until ctx ends. A failed load keeps the current
 // model: serving an older model beats serving none.
-func (f *Function) pollModel(ctx context.Context, s *scoring.Scorer) {
+func (f *Function) pollModel(ctx context.Context, s *scoring.Scorer, src ModelSource, cfg config.Config) {
 	defer close(f.pollDone)
-	t := time.NewTicker(f.cfg.ModelPollInterval)
+	t := time.NewTicker(cfg.ModelPollInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -85,11 +85,11 @@ func (f *Function) pollModel(ctx context.Context, s *scoring.Scorer) {
 			return
 		case <-t.C:
 		}
-		m, err := f.source.Load(ctx)
+		m, err := src.Load(ctx)
 		if err != nil {
 			reason := modelErrorReason(err)
 			f.metrics.Error(reason)
-			f.log.Warn("model reload failed; keeping the current model", "model_uri", f.cfg.ModelURI,
+			f.log.Warn("model reload failed; keeping the current model", "model_uri", cfg.ModelURI,
 				"reason", reason, "error", err)
 			continue
 		}

@@ -16,9 +16,8 @@ import (
 // refused whole (400) rather than half-applied. It then records labels, scores transactions and
 // publishes the predictions, returning them in input order. A retried batch is harmless: the
 // feature store ignores a transaction id it has seen, and prediction ids derive from event ids.
-func (f *Function) process(ctx context.Context, evs []event.Event, batch bool) ([]event.Event, error) {
-	s := f.scorer.Load()
-	if s == nil {
+func (f *Function) process(ctx context.Context, l *live, evs []event.Event, batch bool) ([]event.Event, error) {
+	if l == nil {
 		return nil, scoring.ErrNoModel
 	}
 	inputs := make([]events.Input, len(evs))
@@ -36,12 +35,12 @@ func (f *Function) process(ctx context.Context, evs []event.Event, batch bool) (
 	for i := range inputs {
 		in := &inputs[i]
 		if in.Kind == events.KindLabel {
-			if err := s.Label(ctx, in.Label); err != nil {
+			if err := l.scorer.Label(ctx, in.Label); err != nil {
 				return nil, fmt.Errorf("label %s: %w", in.Label.TransactionID, err)
 			}
 			continue
 		}
-		p, err := f.score(ctx, s, &in.Tx)
+		p, err := f.score(ctx, l.scorer, &in.Tx)
 		if err != nil {
 			return nil, err
 		}
@@ -51,27 +50,26 @@ func (f *Function) process(ctx context.Context, evs []event.Event, batch bool) (
 		}
 		out = append(out, pe)
 	}
-	if err := f.publish(ctx, out); err != nil {
+	if err := publish(ctx, l.pub, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // predict scores plain transactions (POST /predict) and publishes their predictions.
-func (f *Function) predict(ctx context.Context, txs []txn.Transaction) ([]scoring.Prediction, error) {
-	s := f.scorer.Load()
-	if s == nil {
+func (f *Function) predict(ctx context.Context, l *live, txs []txn.Transaction) ([]scoring.Prediction, error) {
+	if l == nil {
 		return nil, scoring.ErrNoModel
 	}
 	preds := make([]scoring.Prediction, len(txs))
 	for i := range txs {
-		p, err := f.score(ctx, s, &txs[i])
+		p, err := f.score(ctx, l.scorer, &txs[i])
 		if err != nil {
 			return nil, err
 		}
 		preds[i] = p
 	}
-	if _, nop := f.pub.(events.Nop); nop || len(preds) == 0 {
+	if _, nop := l.pub.(events.Nop); nop || len(preds) == 0 {
 		return preds, nil
 	}
 	evs := make([]event.Event, len(preds))
@@ -82,7 +80,7 @@ func (f *Function) predict(ctx context.Context, txs []txn.Transaction) ([]scorin
 		}
 		evs[i] = e
 	}
-	return preds, f.publish(ctx, evs)
+	return preds, publish(ctx, l.pub, evs)
 }
 
 func (f *Function) score(ctx context.Context, s *scoring.Scorer, tx *txn.Transaction) (scoring.Prediction, error) {
@@ -95,11 +93,11 @@ func (f *Function) score(ctx context.Context, s *scoring.Scorer, tx *txn.Transac
 	return p, nil
 }
 
-func (f *Function) publish(ctx context.Context, evs []event.Event) error {
+func publish(ctx context.Context, pub events.Publisher, evs []event.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	if err := f.pub.Publish(ctx, evs); err != nil {
+	if err := pub.Publish(ctx, evs); err != nil {
 		return fmt.Errorf("%w: %w", events.ErrPublish, err)
 	}
 	return nil

@@ -55,7 +55,7 @@ func (f *Function) Serve(ctx context.Context, ln net.Listener, env map[string]st
 	}
 	f.Drain()
 	f.log.Info("shutting down", "cause", cause(ctx, err))
-	timeout := f.cfg.ShutdownTimeout
+	timeout := f.Config().ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
