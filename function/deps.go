@@ -8,6 +8,7 @@ import (
 	"github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/redisstore"
 )
 
 // newStore builds the feature store FEATURE_STORE names.
@@ -15,7 +16,13 @@ func newStore(_ context.Context, cfg config.Config) (features.Store, error) {
 	if cfg.FeatureStore == config.StoreMemory {
 		return features.NewMemory(), nil
 	}
-	return nil, fmt.Errorf("%s=%q: this build only has the %q store", config.EnvFeatureStore, redact(cfg.FeatureStore), config.StoreMemory)
+	// A redis:// URL (config validated the scheme): Redis shared by every replica. It dials
+	// lazily, so a Redis that is down at start gives 503s until it is up, not a crash loop.
+	s, err := redisstore.Open(cfg.FeatureStore)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", config.EnvFeatureStore, redact(cfg.FeatureStore), err)
+	}
+	return s, nil
 }
 
 // newPublisher builds the publisher of predictions: none without KAFKA_BROKERS.
