@@ -139,7 +139,7 @@ func Build() (dash.Dashboard, error) {
 			WithTarget(query(`sum(rate(loadgen_errors_total[$__rate_interval]))`, "errors"))).
 		WithPanel(stat.NewPanelBuilder().
 			Title("Attack phase").
-			Description("Index of the load generator's current phase (0 = 50 TPS, 1 = 200, 2 = 500, 3 = 1500).").
+			Description("Index of the load generator's current phase, from 1 (1 = 50 TPS, 2 = 200, 3 = 500, 4 = 1500 by default); 0 before and after a run.").
 			Datasource(datasource()).
 			Span(6).
 			Height(8).
