@@ -1,0 +1,287 @@
+package kafkaio
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Handler handles one event, as a CloudEvents function does; a reply, if any, is published by the
+// Consumer when it has a reply publisher.
+type Handler func(ctx context.Context, e event.Event) (*event.Event, error)
+
+// Classifier maps a handler error to the HTTP status the function would answer with, so that the
+// consumer retries and dead-letters exactly as KafkaSource would over HTTP.
+type Classifier func(error) int
+
+// Retryable reports whether KafkaSource retries a delivery answered with status: 5xx, 404, 408,
+// 409 and 429. Other 4xx go to the dead-letter sink.
+func Retryable(status int) bool {
+	switch {
+	case status >= 500, status == 404, status == 408, status == 409, status == 429:
+		return true
+	}
+	return false
+}
+
+// Dead-letter headers, named as KafkaSource names the extensions of a dead-lettered event.
+const (
+	HeaderErrorCode = "ce_knativeerrorcode"
+	HeaderErrorDest = "ce_knativeerrordest"
+	HeaderErrorData = "ce_knativeerrordata" // base64 of the reason, as Knative encodes the response body
+)
+
+// ConsumerConfig configures a Consumer. Brokers, Topics and Group are required.
+type ConsumerConfig struct {
+	Brokers []string
+	Topics  []string
+	Group   string
+	// DeadLetterTopic receives records the handler rejects permanently; empty drops them after
+	// logging, as KafkaSource does without a dead-letter sink.
+	DeadLetterTopic string
+	// Namespace and SourceName form the source attribute of wrapped records.
+	Namespace, SourceName string
+	// Destination names the handler in the dead-letter reason (knativeerrordest).
+	Destination string
+	// Backoff is the first retry delay, doubled each retry up to MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+	// Retries bounds the retries of one event before it is dead-lettered; 0 retries transient
+	// failures until they succeed, so that an outage loses nothing.
+	Retries int
+	// Replies, if set, receives the handler's reply events; the offset is committed after Kafka
+	// acknowledged them.
+	Replies *Publisher
+	// Latest starts a new group at the end of the topics instead of the beginning.
+	Latest bool
+	Logger *slog.Logger
+}
+
+// Default retry delays (KafkaSource's default backoffDelay is PT0.3S, exponential).
+const (
+	DefaultBackoff    = 300 * time.Millisecond
+	DefaultMaxBackoff = 5 * time.Second
+)
+
+func (c *ConsumerConfig) validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("kafkaio: consumer needs brokers")
+	case len(c.Topics) == 0:
+		return errors.New("kafkaio: consumer needs topics")
+	case c.Group == "":
+		return errors.New("kafkaio: consumer needs a group")
+	case c.Retries < 0:
+		return errors.New("kafkaio: retries must not be negative")
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = DefaultBackoff
+	}
+	if c.MaxBackoff < c.Backoff {
+		c.MaxBackoff = max(DefaultMaxBackoff, c.Backoff)
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
+	}
+	if c.SourceName == "" {
+		c.SourceName = c.Group
+	}
+	if c.Destination == "" {
+		c.Destination = c.Group
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Consumer delivers the records of its topics to a Handler with KafkaSource's semantics: one
+// event in flight per partition (so per-partition order holds), the offset marked only after the
+// handler (and the reply, if published) succeeded or the record was dead-lettered.
+type Consumer struct {
+	cfg      ConsumerConfig
+	handle   Handler
+	classify Classifier
+	group    sarama.ConsumerGroup
+	dead     *Publisher
+}
+
+// NewConsumer joins cfg.Group. Run starts consuming.
+func NewConsumer(cfg ConsumerConfig, h Handler, classify Classifier) (*Consumer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	sc := baseConfig(cfg.Group)
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	if cfg.Latest {
+		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
+	}
+	sc.Consumer.Offsets.AutoCommit.Enable = true // commits only what was marked
+	sc.Consumer.Offsets.AutoCommit.Interval = 500 * time.Millisecond
+	sc.Consumer.Group.Session.Timeout = 6 * time.Second // the broker's minimum: a killed member is noticed fast
+	sc.Consumer.Group.Heartbeat.Interval = 2 * time.Second
+	sc.Consumer.Return.Errors = true
+	sc.Consumer.Fetch.Default = 1 << 20
+	group, err := sarama.NewConsumerGroup(cfg.Brokers, cfg.Group, sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafkaio: join group %s: %w", cfg.Group, err)
+	}
+	c := &Consumer{cfg: cfg, handle: h, classify: classify, group: group}
+	if cfg.DeadLetterTopic != "" {
+		c.dead, err = NewPublisher(cfg.Brokers, cfg.DeadLetterTopic, WithClientID(cfg.Group+"-dead-letter"))
+		if err != nil {
+			_ = group.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Run consumes until ctx is cancelled, then leaves the group (committing what was marked) and
+// closes. It rides out broker outages: sarama reconnects and the group rejoins.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.close()
+	go func() {
+		for err := range c.group.Errors() {
+			c.cfg.Logger.Warn("kafka consumer", "err", err)
+		}
+	}()
+	for ctx.Err() == nil {
+		if err := c.group.Consume(ctx, c.cfg.Topics, c); err != nil {
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+				return nil
+			}
+			c.cfg.Logger.Warn("kafka consume session ended", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(c.cfg.Backoff):
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) close() {
+	if err := c.group.Close(); err != nil {
+		c.cfg.Logger.Warn("kafka consumer close", "err", err)
+	}
+	if c.dead != nil {
+		_ = c.dead.Close()
+	}
+}
+
+// Setup implements sarama.ConsumerGroupHandler.
+func (c *Consumer) Setup(sarama.ConsumerGroupSession) error { return nil }
+
+// Cleanup implements sarama.ConsumerGroupHandler.
+func (c *Consumer) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim implements sarama.ConsumerGroupHandler: one partition, one record at a time.
+func (c *Consumer) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx := sess.Context()
+	source := SourceName(c.cfg.Namespace, c.cfg.SourceName, claim.Topic())
+	for {
+		select {
+		case m, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			if !c.deliver(ctx, m, source) {
+				return nil // the session ends (rebalance or shutdown): the record stays unmarked
+			}
+			sess.MarkMessage(m, "")
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// deliver hands one record to the handler until it succeeds or is dead-lettered; false means ctx
+// ended first.
+func (c *Consumer) deliver(ctx context.Context, m *sarama.ConsumerMessage, source string) bool {
+	e := ToEvent(m, source)
+	delay := c.cfg.Backoff
+	for attempt := 0; ; attempt++ {
+		err := c.attempt(ctx, e)
+		if err == nil {
+			return true
+		}
+		status := c.classify(err)
+		if errors.Is(err, ErrUnavailable) {
+			status = 503
+		}
+		permanent := !Retryable(status)
+		if permanent || (c.cfg.Retries > 0 && attempt >= c.cfg.Retries) {
+			return c.deadLetter(ctx, m, e, status, err)
+		}
+		c.cfg.Logger.Debug("kafka delivery failed, retrying", "id", e.ID(), "status", status, "err", err, "in", delay)
+		if !sleep(ctx, delay) {
+			return false
+		}
+		delay = min(delay*2, c.cfg.MaxBackoff)
+	}
+}
+
+func (c *Consumer) attempt(ctx context.Context, e event.Event) error {
+	reply, err := c.handle(ctx, e)
+	if err != nil {
+		return err
+	}
+	if c.cfg.Replies != nil && reply != nil {
+		return c.cfg.Replies.Publish(ctx, []event.Event{*reply})
+	}
+	return nil
+}
+
+// deadLetter produces the original record, with the reason added as headers, to the dead-letter
+// topic; it retries that until Kafka acknowledges it, so a rejected record is never silently lost
+// while a dead-letter topic is configured.
+func (c *Consumer) deadLetter(ctx context.Context, m *sarama.ConsumerMessage, e event.Event, status int, cause error) bool {
+	if c.dead == nil {
+		c.cfg.Logger.Warn("kafka record rejected, no dead-letter topic: dropped", "id", e.ID(), "status", status, "err", cause)
+		return true
+	}
+	delay := c.cfg.Backoff
+	for {
+		rec, err := ToRecord(&e, c.dead.Topic())
+		if err != nil { // cannot happen for events ToEvent made; keep the raw record then
+			rec = &sarama.ProducerMessage{Value: sarama.ByteEncoder(m.Value)}
+		}
+		if m.Key != nil {
+			rec.Key = sarama.ByteEncoder(m.Key)
+		}
+		reason := cause.Error()
+		rec.Headers = append(rec.Headers,
+			sarama.RecordHeader{Key: []byte(HeaderErrorCode), Value: []byte(strconv.Itoa(status))},
+			sarama.RecordHeader{Key: []byte(HeaderErrorDest), Value: []byte(c.cfg.Destination)},
+			sarama.RecordHeader{Key: []byte(HeaderErrorData), Value: []byte(base64.StdEncoding.EncodeToString([]byte(reason)))},
+		)
+		err = c.dead.PublishRecords(ctx, []*sarama.ProducerMessage{rec})
+		if err == nil {
+			c.cfg.Logger.Info("kafka record dead-lettered", "id", e.ID(), "status", status, "reason", reason)
+			return true
+		}
+		c.cfg.Logger.Warn("kafka dead-letter produce failed, retrying", "id", e.ID(), "err", err)
+		if !sleep(ctx, delay) {
+			return false
+		}
+		delay = min(delay*2, c.cfg.MaxBackoff)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

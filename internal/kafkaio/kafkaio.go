@@ -1,0 +1,76 @@
+// Package kafkaio is the function's Kafka transport: a Publisher that produces CloudEvents to a
+// topic and returns only once Kafka has acknowledged them (acks=all), and a Consumer that reads
+// input topics the way Knative's KafkaSource delivers them (records wrapped as
+// dev.knative.kafka.event CloudEvents, one event in flight per partition, offsets committed only
+// after the handler succeeded, transient failures retried with backoff, permanent ones sent to a
+// dead-letter topic with the reason).
+package kafkaio
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// ErrUnavailable wraps every failure to produce: Kafka did not acknowledge the records. It is
+// transient: the caller answers 503 so that the delivery is retried.
+var ErrUnavailable = errors.New("kafka unavailable")
+
+// Defaults shared by the function's configuration and the load generator.
+const (
+	DefaultInputTopic       = "transactions-input"
+	DefaultPredictionsTopic = "fraud-predictions"
+	DefaultLabelsTopic      = "fraud-labels"
+	DefaultDeadLetterTopic  = "transactions-dead-letter"
+	DefaultConsumerGroup    = "fraud-detector"
+)
+
+// ParseBrokers splits a comma-separated broker list (the KAFKA_BROKERS format).
+func ParseBrokers(s string) ([]string, error) {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		if !strings.Contains(b, ":") {
+			return nil, fmt.Errorf("kafka broker %q: want host:port", b)
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no kafka brokers given")
+	}
+	return out, nil
+}
+
+// baseConfig is the sarama configuration every client here starts from. Retries are generous so
+// that a broker restart of a few seconds is ridden out inside the client.
+func baseConfig(clientID string) *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = clientID
+	c.Version = sarama.V3_9_0_0
+	c.Metadata.Retry.Max = 20
+	c.Metadata.Retry.Backoff = 250 * time.Millisecond
+	c.Net.DialTimeout = 5 * time.Second
+	return c
+}
+
+// ProducerConfig is the configuration of an acknowledged, batching producer: acks from all
+// in-sync replicas, successes and errors returned, records batched while a request is in flight
+// and for at most linger.
+func ProducerConfig(clientID string, linger time.Duration) *sarama.Config {
+	c := baseConfig(clientID)
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 250 * time.Millisecond
+	c.Producer.Flush.Frequency = linger
+	c.Producer.Flush.MaxMessages = 0
+	c.ChannelBufferSize = 4096
+	return c
+}
