@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -110,6 +111,7 @@ type Consumer struct {
 	classify Classifier
 	group    sarama.ConsumerGroup
 	dead     *Publisher
+	closed   sync.Once
 }
 
 // NewConsumer joins cfg.Group. Run starts consuming.
@@ -146,7 +148,11 @@ func NewConsumer(cfg ConsumerConfig, h Handler, classify Classifier) (*Consumer,
 // Run consumes until ctx is cancelled, then leaves the group (committing what was marked) and
 // closes. It rides out broker outages: sarama reconnects and the group rejoins.
 func (c *Consumer) Run(ctx context.Context) error {
-	defer c.close()
+	defer func() {
+		if err := c.Close(); err != nil {
+			c.cfg.Logger.Warn("kafka consumer close", "err", err)
+		}
+	}()
 	go func() {
 		for err := range c.group.Errors() {
 			c.cfg.Logger.Warn("kafka consumer", "err", err)
@@ -167,13 +173,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Consumer) close() {
-	if err := c.group.Close(); err != nil {
-		c.cfg.Logger.Warn("kafka consumer close", "err", err)
-	}
-	if c.dead != nil {
-		_ = c.dead.Close()
-	}
+// Close leaves the group, committing the marked offsets; Run calls it on its way out.
+func (c *Consumer) Close() error {
+	var err error
+	c.closed.Do(func() {
+		if err = c.group.Close(); err != nil {
+			err = fmt.Errorf("kafkaio: leave group %s: %w", c.cfg.Group, err)
+		}
+		if c.dead != nil {
+			err = errors.Join(err, c.dead.Close())
+		}
+	})
+	return err
 }
 
 // Setup implements sarama.ConsumerGroupHandler.

@@ -33,7 +33,8 @@ func run() int {
 	log.Info("listening", "address", ln.Addr().String())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	f := function.New(function.WithConfig(cfg), function.WithLogger(log))
+	f := function.New(append(kafkaOptions(cfg, log), function.WithConfig(cfg), function.WithLogger(log))...)
+	defer startKafka(ctx, f, cfg, log)() // FUNC_TRANSPORT=kafka: consume the input topics
 	if err := f.Serve(ctx, ln, nil); err != nil {
 		log.Error("function failed", "error", err)
 		return 1
