@@ -8,7 +8,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
-func hdr(k, v string) *sarama.RecordHeader { return &sarama.RecordHeader{Key: []byte(k), Value: []byte(v)} }
+func hdr(k, v string) *sarama.RecordHeader {
+	return &sarama.RecordHeader{Key: []byte(k), Value: []byte(v)}
+}
 
 func TestToEvent(t *testing.T) {
 	ts := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
