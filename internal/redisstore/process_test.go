@@ -253,14 +253,6 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 		txs, labels, len(probs), nonZeroRisk)
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
 // writeProbeModel writes a model bundle whose probability fingerprints the store's features (the
 // bootstrap model looks at the amount only, so equal probabilities would prove nothing): one chain
 // tree per customer and terminal feature, its leaf the bucket of the value (counts by 1,

@@ -38,15 +38,22 @@ func redisBinary(t testing.TB) string {
 	return bin
 }
 
-// startRedis starts a redis-server; extra are more server arguments.
+// startRedis starts a redis-server for the test; extra are more server arguments.
 func startRedis(t testing.TB, extra ...string) *redisServer {
+	t.Helper()
+	r := newRedis(t, extra...)
+	t.Cleanup(r.Kill)
+	return r
+}
+
+// newRedis starts a redis-server that the caller must Kill.
+func newRedis(t testing.TB, extra ...string) *redisServer {
 	t.Helper()
 	r := &redisServer{t: t, bin: redisBinary(t), port: freePort(t), dir: t.TempDir()}
 	r.args = append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--daemonize", "no",
 		"--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log")}, extra...)
 	r.Start()
-	t.Cleanup(r.Kill)
 	return r
 }
 

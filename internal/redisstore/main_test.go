@@ -1,0 +1,18 @@
+package redisstore_test
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain removes what outlives single tests: the function binary and the benchmarks' servers.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, kill := range benchKills {
+		kill()
+	}
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
