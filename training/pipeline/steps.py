@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,12 @@ def _read_json(path: Path) -> Any:
 # --- 1. table -------------------------------------------------------------------------------
 
 
-def table(workdir: Path, seed: int | None = None, world: World = World(), dataset: Path | None = None) -> dict:
+def table(workdir: Path, seed: int | None = None, world: World | None = None, dataset: Path | None = None) -> dict:
     """Simulates a world from seed (or ingests a handbook-format dataset file) and writes its
     feature table with the Go table command, the features' one implementation."""
     if (seed is None) == (dataset is None):
         raise ValueError("table needs exactly one of seed and dataset")
+    world = world or World()
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / TABLE
     cmd = ["go", "run", "./training/table", "-out", str(out)]
@@ -117,7 +118,7 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
         "threshold": threshold,
         "model_sha256": model_sha,
         "table_sha256": info["sha256"],
-        "trained_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "trained_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "metrics": {**metrics, "validation_f1": val_f1},
         "params": p,
     }
@@ -162,7 +163,8 @@ def log(workdir: Path) -> dict:
         mlflow.log_params({f"window_{k}": v for k, v in ev["window"].items()})
         mlflow.log_params({"table_rows": info["rows"], "train_rows": ev["train_rows"], "test_rows": ev["test_rows"]})
         if "seed" in info:
-            mlflow.log_params({"data_seed": info["seed"], "customers": info["customers"], "terminals": info["terminals"]})
+            world = {k: info[k] for k in ("customers", "terminals", "days")}
+            mlflow.log_params({"data_seed": info["seed"], **world})
         mlflow.log_metrics({**ev["metrics"], "threshold": ev["threshold"], "validation_f1": ev["validation_f1"]})
         mlflow.set_tags({"table_sha256": info["sha256"], "model_sha256": ev["model_sha256"]})
         mlflow.log_artifact(str(bundle / "model.txt"), BUNDLE)
@@ -267,4 +269,3 @@ def promote(workdir: Path) -> dict:
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, new["version"])
     _write_json(workdir / PROMOTION, result)
     return result
-
