@@ -124,13 +124,15 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	cfg, store, pub, source, poll := f.cfg, f.store, f.pub, f.source, f.poll
 	f.mu.Unlock()
 
-	if !f.haveCfg {
-		var err error
-		if cfg, err = config.FromEnv(config.MapLookup(env)); err != nil {
-			return err
-		}
-	}
 	var err error
+	if f.haveCfg {
+		err = cfg.Validate()
+	} else {
+		cfg, err = config.FromEnv(config.MapLookup(env))
+	}
+	if err != nil {
+		return err
+	}
 	if store == nil {
 		if store, err = newStore(ctx, cfg); err != nil {
 			return err
