@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/features/featuretest"
 	"github.com/fraud-detector/fraud-detector/internal/redisstore"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
@@ -107,14 +108,25 @@ func CheckGolden(t *testing.T, store features.Store) {
 	}
 }
 
+// TestGolden holds both stores to the same hand-checked numbers: the shared golden sequence
+// (internal/features/featuretest) and this package's, which adds redeliveries, repeated and
+// unknown labels and late transactions.
 func TestGolden(t *testing.T) {
-	stores := map[string]func(t *testing.T) features.Store{
-		"memory": func(*testing.T) features.Store { return features.NewMemory() },
-		"redis": func(t *testing.T) features.Store {
-			return redisstore.New(startRedis(t).Client())
+	srv := startRedis(t)
+	client := srv.Client()
+	sequences := map[string]func(t *testing.T, s features.Store){
+		"shared":     func(t *testing.T, s features.Store) { featuretest.RunGolden(t, s) },
+		"redelivery": CheckGolden,
+	}
+	stores := map[string]func(prefix string) features.Store{
+		"memory": func(string) features.Store { return features.NewMemory() },
+		"redis": func(prefix string) features.Store {
+			return redisstore.New(client, redisstore.WithPrefix(prefix))
 		},
 	}
-	for name, open := range stores {
-		t.Run(name, func(t *testing.T) { CheckGolden(t, open(t)) })
+	for seq, check := range sequences {
+		for name, open := range stores {
+			t.Run(seq+"/"+name, func(t *testing.T) { check(t, open(seq+":")) })
+		}
 	}
 }
