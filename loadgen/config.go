@@ -32,6 +32,8 @@ type config struct {
 	labels      bool
 	acks        sarama.RequiredAcks
 	linger      time.Duration
+	idempotent  bool
+	retryFor    time.Duration
 	maxInFlight int
 	httpTimeout time.Duration
 	verifyTopic string
@@ -83,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		labelsTop = fs.String("labels-topic", kafkaio.DefaultLabelsTopic, "topic of the label events (kafka target)")
 		acks      = fs.String("acks", "all", "Kafka acks: all | 1 | 0")
 		linger    = fs.Duration("linger", 0, "Kafka producer linger (0: batch only while a request is in flight)")
+		idemp     = fs.Bool("idempotent", true, "Kafka idempotent producer (no duplicates from retries; needs --acks all)")
+		retryFor  = fs.Duration("retry-for", 30*time.Second, "Kafka: retry a record this long before counting it as an error")
 		inflight  = fs.Int("max-inflight", 2000, "http target: requests open at most; a record finding none free is an error")
 		httpTO    = fs.Duration("http-timeout", 10*time.Second, "http target: request timeout")
 		verify    = fs.String("verify-topic", "", "read this predictions topic back and report sent/predicted/lost/duplicates (e.g. fraud-predictions)")
@@ -99,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	c := &config{target: *target, topic: *topic, url: *url, source: *src, seed: *seed, idPrefix: *prefix,
-		labels: *labels, labelsTopic: *labelsTop, linger: *linger, maxInFlight: *inflight, httpTimeout: *httpTO,
+		labels: *labels, labelsTopic: *labelsTop, linger: *linger, idempotent: *idemp, retryFor: *retryFor, maxInFlight: *inflight, httpTimeout: *httpTO,
 		verifyTopic: *verify, drainIdle: *drain, reportPath: *report, metricsAddr: *metrics, quiet: *quiet, maxRuntime: *maxRun}
 	var err error
 	if c.phases, err = choosePhases(*prof, *rate, *duration, *phases, *attackDur); err != nil {
@@ -121,6 +125,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.acks = sarama.NoResponse
 	default:
 		return nil, fmt.Errorf("--acks %q: want all, 1 or 0", *acks)
+	}
+	if c.idempotent && c.acks != sarama.WaitForAll {
+		return nil, errors.New("--idempotent needs --acks all (or --idempotent=false)")
 	}
 	needKafka := c.target == "kafka" || c.verifyTopic != ""
 	switch c.target {

@@ -104,10 +104,11 @@ func attack(ctx context.Context, cfg *config, stderr io.Writer) (*pace.Report, e
 		}
 		defer reader.Close()
 	}
-	g := &generator{cfg: cfg, src: src, metrics: m, verify: reader}
+	g := &generator{cfg: cfg, src: src, metrics: m, verify: reader, stderr: stderr}
 	switch cfg.target {
 	case "kafka":
-		k, err := sink.NewKafka(sink.KafkaConfig{Brokers: cfg.brokers, Topic: cfg.topic, Acks: cfg.acks, Linger: cfg.linger})
+		k, err := sink.NewKafka(sink.KafkaConfig{Brokers: cfg.brokers, Topic: cfg.topic, Acks: cfg.acks,
+			Linger: cfg.linger, Idempotent: cfg.idempotent, RetryFor: cfg.retryFor})
 		if err != nil {
 			return nil, err
 		}
@@ -173,8 +174,14 @@ type generator struct {
 	exhausted context.CancelFunc
 	sourceErr error
 
+	stderr       io.Writer
+	errorsLogged atomic.Int64
+
 	labelsSent, labelErrors atomic.Int64
 }
+
+// maxLoggedErrors bounds the delivery errors printed; all are counted.
+const maxLoggedErrors = 5
 
 var errExhausted = errors.New("source exhausted")
 
@@ -203,6 +210,9 @@ func (g *generator) Send(ctx context.Context, _ int64, scheduled time.Time, done
 	return g.sink.Send(ctx, r, func(err error) {
 		if err != nil {
 			g.metrics.errors.WithLabelValues(phase).Inc()
+			if g.errorsLogged.Add(1) <= maxLoggedErrors {
+				fmt.Fprintf(g.stderr, "loadgen: %s: %v\n", id, err)
+			}
 		} else if g.verify != nil {
 			g.verify.Expect(id, scheduled)
 		}

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -15,15 +16,32 @@ import (
 type Kafka struct {
 	producer sarama.AsyncProducer
 	topic    string
+	retryFor time.Duration
+	pending  sync.WaitGroup // records without an outcome yet
 	done     chan struct{}
 }
+
+// attempt is a record's outcome callback and the time of its first attempt.
+type attempt struct {
+	done  func(error)
+	first time.Time
+}
+
+// resendBackoff spaces the load generator's own retries of a record.
+const resendBackoff = 250 * time.Millisecond
 
 // KafkaConfig configures the producer.
 type KafkaConfig struct {
 	Brokers []string
 	Topic   string
-	Acks    sarama.RequiredAcks // sarama.WaitForAll by default (the zero value NoResponse is never chosen implicitly)
+	Acks    sarama.RequiredAcks
 	Linger  time.Duration
+	// Idempotent makes the broker drop the copies a retried produce request may write, so a broker
+	// restart does not duplicate input records (it needs acks=all and one request in flight).
+	Idempotent bool
+	// RetryFor is how long a record is retried before it counts as an error (default 30 s: a
+	// broker restart is ridden out).
+	RetryFor time.Duration
 }
 
 // NewKafka connects to the brokers.
@@ -31,11 +49,22 @@ func NewKafka(c KafkaConfig) (*Kafka, error) {
 	cfg := kafkaio.ProducerConfig("loadgen", c.Linger)
 	cfg.Producer.RequiredAcks = c.Acks
 	cfg.ChannelBufferSize = 1 << 16
+	if c.RetryFor <= 0 {
+		c.RetryFor = 30 * time.Second
+	}
+	// sarama retries inside the client, but its idempotent path gives up at once when a partition
+	// has no leader (a broker restart); the load generator then sends the record again itself
+	// until RetryFor has passed.
+	cfg.Producer.Retry.Max = int(c.RetryFor / cfg.Producer.Retry.Backoff)
+	if c.Idempotent {
+		cfg.Producer.Idempotent = true
+		cfg.Net.MaxOpenRequests = 1
+	}
 	p, err := sarama.NewAsyncProducer(c.Brokers, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka producer: %w", err)
 	}
-	k := &Kafka{producer: p, topic: c.Topic, done: make(chan struct{})}
+	k := &Kafka{producer: p, topic: c.Topic, retryFor: c.RetryFor, done: make(chan struct{})}
 	go k.results()
 	return k, nil
 }
@@ -50,13 +79,21 @@ func (k *Kafka) results() {
 				succ = nil
 				continue
 			}
-			m.Metadata.(func(error))(nil)
+			m.Metadata.(*attempt).done(nil)
+			k.pending.Done()
 		case e, ok := <-errs:
 			if !ok {
 				errs = nil
 				continue
 			}
-			e.Msg.Metadata.(func(error))(e.Err)
+			a := e.Msg.Metadata.(*attempt)
+			if time.Since(a.first) < k.retryFor {
+				m := &sarama.ProducerMessage{Topic: e.Msg.Topic, Key: e.Msg.Key, Value: e.Msg.Value, Headers: e.Msg.Headers, Metadata: a}
+				time.AfterFunc(resendBackoff, func() { k.producer.Input() <- m })
+				continue
+			}
+			a.done(e.Err)
+			k.pending.Done()
 		}
 	}
 }
@@ -68,7 +105,8 @@ func (k *Kafka) Send(ctx context.Context, r Record, done func(error)) error {
 
 // SendTo queues r for topic.
 func (k *Kafka) SendTo(ctx context.Context, topic string, r Record, done func(error)) error {
-	m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(r.Key), Value: sarama.ByteEncoder(r.Value), Metadata: done}
+	m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(r.Key), Value: sarama.ByteEncoder(r.Value),
+		Metadata: &attempt{done: done, first: time.Now()}}
 	if r.CE != nil {
 		m.Headers = []sarama.RecordHeader{
 			{Key: []byte("ce_specversion"), Value: []byte("1.0")},
@@ -80,16 +118,19 @@ func (k *Kafka) SendTo(ctx context.Context, topic string, r Record, done func(er
 			{Key: []byte("content-type"), Value: []byte("application/json")},
 		}
 	}
+	k.pending.Add(1)
 	select {
 	case k.producer.Input() <- m:
 		return nil
 	case <-ctx.Done():
+		k.pending.Done()
 		return fmt.Errorf("sink: kafka: %w", ctx.Err())
 	}
 }
 
-// Close flushes the buffered records and waits for their outcomes.
+// Close waits for the outcome of every record sent (retries included), then closes the producer.
 func (k *Kafka) Close() error {
+	k.pending.Wait()
 	k.producer.AsyncClose()
 	<-k.done
 	return nil

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
+	"github.com/fraud-detector/fraud-detector/loadgen/pace"
+)
+
+// These tests run the pipeline the demo runs, on the real broker: this load generator (in
+// process) → transactions topic → the real fraud-detector binary in Kafka mode → predictions
+// topic, read back by the load generator, which accounts for every transaction.
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+func functionBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "fd-e2e")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "fraud-detector")
+		out, err := exec.Command("go", "build", "-o", binary, "../function/cmd/fraud-detector").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// pipeline is one test's topics and function process.
+type pipeline struct {
+	t            *testing.T
+	brokers      []string
+	in, out, dlq string
+	group        string
+	mu           sync.Mutex
+	fn           *exec.Cmd
+	logs         *bytes.Buffer
+	starts       int
+}
+
+func newPipeline(t *testing.T) *pipeline {
+	brokers := kafkatest.Brokers(t)
+	topics := kafkatest.Topics(t, brokers, 6, "in", "out", "dlq")
+	p := &pipeline{t: t, brokers: brokers, in: topics[0], out: topics[1], dlq: topics[2], group: topics[0] + "-fd", logs: &bytes.Buffer{}}
+	t.Cleanup(func() {
+		p.stopFunction(os.Interrupt)
+		if t.Failed() {
+			t.Logf("function logs:\n%s", p.logs.String())
+		}
+	})
+	return p
+}
+
+func (p *pipeline) startFunction() {
+	p.t.Helper()
+	cmd := exec.Command(functionBinary(p.t))
+	cmd.Env = append(os.Environ(), "FUNC_TRANSPORT=kafka", "LISTEN_ADDRESS=127.0.0.1:0",
+		"KAFKA_BROKERS="+strings.Join(p.brokers, ","), "KAFKA_TOPIC="+p.in, "PREDICTIONS_TOPIC="+p.out,
+		"DEAD_LETTER_TOPIC="+p.dlq, "KAFKA_CONSUMER_GROUP="+p.group)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		p.t.Fatalf("start function: %v", err)
+	}
+	p.fn = cmd
+	p.starts++
+}
+
+func (p *pipeline) stopFunction(sig os.Signal) {
+	p.mu.Lock()
+	cmd := p.fn
+	p.fn = nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// loadgen runs the load generator against the pipeline and returns its report.
+func (p *pipeline) loadgen(args ...string) (pace.Report, int) {
+	p.t.Helper()
+	report := filepath.Join(p.t.TempDir(), "report.json")
+	args = append([]string{"--brokers", strings.Join(p.brokers, ","), "--topic", p.in, "--verify-topic", p.out,
+		"--drain-timeout", "40s", "--report", report, "--quiet"}, args...)
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	p.t.Logf("loadgen %s → exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	var r pace.Report
+	data, err := os.ReadFile(report)
+	if err != nil {
+		p.t.Fatalf("no report: %v", err)
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		p.t.Fatalf("report: %v", err)
+	}
+	if r.Delivery == nil {
+		p.t.Fatal("report has no delivery accounting")
+	}
+	return r, code
+}
+
+func checkNothingLost(t *testing.T, r pace.Report, code int, want int64) {
+	t.Helper()
+	d := r.Delivery
+	if code != exitOK || d.Lost != 0 || d.Predicted != want || d.Sent != want || r.Total.Errors != 0 || d.Conflicts != 0 {
+		t.Fatalf("exit %d, %s conflicts=%d errors=%d; want all %d predicted, nothing lost, no conflicting prediction",
+			code, d.Line(), d.Conflicts, r.Total.Errors, want)
+	}
+	t.Logf("%s (end-to-end p99 %.1f ms)", d.Line(), d.Latency.P99)
+}
+
+func TestKafkaPipelineDeliversEveryTransactionAndDeadLettersPoison(t *testing.T) {
+	p := newPipeline(t)
+	// A poison record ahead of the load, in the partition customer 1's transactions use.
+	prod := kafkatest.Producer(t, p.brokers)
+	poison := `{"transaction_id": 12, oops`
+	if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: p.in, Key: sarama.StringEncoder("1"), Value: sarama.StringEncoder(poison)}); err != nil {
+		t.Fatal(err)
+	}
+	p.startFunction()
+	r, code := p.loadgen("--profile", "constant", "--rate", "400", "--duration", "5s")
+	checkNothingLost(t, r, code, 2000)
+	if ph := r.Phases[0]; math.Abs(ph.AchievedTPS/ph.TargetTPS-1) > 0.05 {
+		t.Errorf("achieved %.1f/s for a target of %.0f/s", ph.AchievedTPS, ph.TargetTPS)
+	}
+
+	var reason, status, value string
+	kafkatest.ReadUntil(t, p.brokers, p.dlq, 30*time.Second, func(m *sarama.ConsumerMessage) {
+		data, _ := base64.StdEncoding.DecodeString(kafkatest.Header(m, kafkaio.HeaderErrorData))
+		reason, status, value = string(data), kafkatest.Header(m, kafkaio.HeaderErrorCode), string(m.Value)
+	}, func() bool { return value != "" })
+	if value != poison || status != "400" || !strings.Contains(reason, "malformed JSON") {
+		t.Errorf("dead letter %q status %q reason %q; want the poison record, 400, a JSON reason", value, status, reason)
+	}
+}
+
+// runDisrupted runs the load generator while disrupt runs beside it.
+func (p *pipeline) runDisrupted(disrupt func(), args ...string) (pace.Report, int) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); disrupt() }()
+	r, code := p.loadgen(args...)
+	wg.Wait()
+	return r, code
+}
+
+func TestKafkaPipelineSurvivesFunctionKill(t *testing.T) {
+	p := newPipeline(t)
+	p.startFunction()
+	r, code := p.runDisrupted(func() {
+		time.Sleep(5 * time.Second)
+		p.stopFunction(syscallKill)
+		time.Sleep(2 * time.Second)
+		p.startFunction()
+	}, "--profile", "constant", "--rate", "300", "--duration", "15s")
+	checkNothingLost(t, r, code, 4500)
+	t.Logf("duplicates after SIGKILL: %d (exact repeats, at-least-once)", r.Delivery.Duplicates)
+}
+
+func TestKafkaPipelineSurvivesBrokerRestart(t *testing.T) {
+	script := os.Getenv("KAFKA_SH")
+	if script == "" {
+		if os.Getenv("KAFKA_REQUIRED") != "" {
+			t.Fatal("KAFKA_SH (the broker script) is not set: cannot restart the broker")
+		}
+		t.Skip("KAFKA_SH not set: make test-kafka runs this")
+	}
+	p := newPipeline(t)
+	p.startFunction()
+	broker := func(verb string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, script, verb).CombinedOutput()
+		if err != nil {
+			t.Errorf("kafka.sh %s: %v\n%s", verb, err, out)
+		}
+	}
+	r, code := p.runDisrupted(func() {
+		time.Sleep(5 * time.Second)
+		broker("stop")
+		time.Sleep(3 * time.Second)
+		broker("start")
+	}, "--profile", "constant", "--rate", "300", "--duration", "15s")
+	checkNothingLost(t, r, code, 4500)
+	t.Logf("duplicates after the broker restart: %d; producer p99 %.0f ms", r.Delivery.Duplicates, r.Phases[0].Latency.P99)
+}
