@@ -53,39 +53,38 @@ type fnProcess struct {
 
 func startFunction(t *testing.T, name, store, modelURI string) *fnProcess {
 	t.Helper()
+	p := newFunction(t, t.TempDir(), name, store, modelURI)
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log.Name())
+			t.Logf("%s log (last 4 KiB):\n%s", name, tail(b, 4096))
+		}
+	})
+	return p
+}
+
+// newFunction starts the function binary with its log in logDir and waits until it is ready;
+// the caller stops it.
+func newFunction(tb testing.TB, logDir, name, store, modelURI string) *fnProcess {
+	tb.Helper()
 	bin, err := functionBinary()
 	if err != nil {
-		t.Fatalf("build the function: %v", err)
+		tb.Fatalf("build the function: %v", err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(tb))
+	log, err := os.Create(filepath.Join(logDir, name+".log"))
 	if err != nil {
-		t.Fatalf("log file: %v", err)
+		tb.Fatalf("log file: %v", err)
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr, "FEATURE_STORE="+store, "KAFKA_BROKERS=", "MODEL_URI="+modelURI)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		tb.Fatalf("start %s: %v", name, err)
 	}
 	p := &fnProcess{name: name, url: "http://" + addr, cmd: cmd, log: log}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(log.Name())
-			t.Logf("%s log (last 4 KiB):\n%s", name, tail(b, 4096))
-		}
-		log.Close()
-	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(p.url + "/health/readiness")
@@ -96,11 +95,26 @@ func startFunction(t *testing.T, name, store, modelURI string) *fnProcess {
 			}
 		}
 		if time.Now().After(deadline) {
+			p.stop()
 			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("%s not ready after 30s: %v\n%s", name, err, tail(b, 4096))
+			tb.Fatalf("%s not ready after 30s: %v\n%s", name, err, tail(b, 4096))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stop sends SIGTERM, as Kubernetes does, and kills after 10 s.
+func (p *fnProcess) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.log.Close()
 }
 
 func tail(b []byte, n int) []byte {
