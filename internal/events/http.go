@@ -91,15 +91,23 @@ func (nopCloser) Close() error { return nil }
 // KafkaSource and binary is the cheapest to read), a batch as a JSON array.
 func WriteHTTP(w http.ResponseWriter, evs []event.Event, mode Mode) error {
 	if mode == ModeBatch {
-		if evs == nil {
-			evs = []event.Event{}
+		// Joined by hand: json.Marshal of the slice would re-scan and compact every event's JSON,
+		// a third of a 500-event batch's cost.
+		body := make([]byte, 0, 512*len(evs)+2)
+		body = append(body, '[')
+		for i := range evs {
+			b, err := evs[i].MarshalJSON()
+			if err != nil {
+				return fmt.Errorf("encode reply batch: %w", err)
+			}
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = append(body, b...)
 		}
-		body, err := json.Marshal(evs)
-		if err != nil {
-			return fmt.Errorf("encode reply batch: %w", err)
-		}
+		body = append(body, ']')
 		w.Header().Set("Content-Type", MediaBatch)
-		_, err = w.Write(body)
+		_, err := w.Write(body)
 		return err
 	}
 	if len(evs) == 0 {
