@@ -428,3 +428,78 @@ func TestEdgesMatchMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestFullRedisRefuses: a Redis at its maxmemory (noeviction, as deployed) refuses the update;
+// the store returns the error, fn is not called, nothing is half-written, and once there is room
+// the retried transaction and all that follow match the in-memory store.
+func TestFullRedisRefuses(t *testing.T) {
+	srv := startRedis(t, "--maxmemory-policy", "noeviction")
+	c := srv.Client()
+	ctx := context.Background()
+	rs, mem := redisstore.New(c), features.NewMemory()
+	stream := messyStream(t, 10)
+	used := func() int64 {
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			t.Fatalf("info: %v", err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatalf("used_memory %q: %v", v, err)
+				}
+				return n
+			}
+		}
+		t.Fatal("no used_memory in INFO")
+		return 0
+	}
+	if err := c.ConfigSet(ctx, "maxmemory", strconv.FormatInt(used()+64<<10, 10)).Err(); err != nil {
+		t.Fatalf("config set: %v", err)
+	}
+	refused := 0
+	for i := 0; i < len(stream); i++ {
+		in := stream[i]
+		if in.label != nil {
+			if err := mem.Label(ctx, *in.label); err != nil {
+				t.Fatalf("memory label: %v", err)
+			}
+			for rs.Label(ctx, *in.label) != nil {
+				refused++
+				if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+					t.Fatalf("config set: %v", err)
+				}
+			}
+			continue
+		}
+		want := record(t, mem, in.tx)
+		called := false
+		var got seen
+		err := rs.Record(ctx, in.tx, func(ch *features.CustomerHistory, th *features.TerminalHistory) {
+			called = true
+			features.Compute(&got.v, in.tx, ch, th)
+		})
+		if err != nil {
+			if called {
+				t.Fatalf("transaction %s: fn called although Record failed: %v", in.tx.ID, err)
+			}
+			if !strings.Contains(err.Error(), "OOM") {
+				t.Fatalf("transaction %s: %v, want Redis's OOM refusal", in.tx.ID, err)
+			}
+			refused++
+			// Make room and redeliver, as KafkaSource would after the 503.
+			if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+				t.Fatalf("config set: %v", err)
+			}
+			got = record(t, rs, in.tx)
+		}
+		if got.v != want.v {
+			t.Fatalf("transaction %s: redis %v, memory %v", in.tx.ID, got.v, want.v)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("Redis never ran out of memory: the test proves nothing")
+	}
+	t.Logf("Redis refused %d updates when full; after each, the redelivery matched memory", refused)
+}
