@@ -19,6 +19,7 @@ Environment read when the DAG file is parsed:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shlex
@@ -109,7 +110,7 @@ def _pod_task(step: str) -> Any:
 
 with DAG(
     dag_id=DAG_ID,
-    description="Simulate or ingest a window, build features (Go), train LightGBM, track in MLflow, promote the champion",
+    description="Build features (Go), train LightGBM, track in MLflow, promote the champion",
     schedule="@daily",
     start_date=datetime(2026, 11, 1),
     catchup=False,
@@ -130,5 +131,5 @@ with DAG(
 ) as dag:
     make = _local_task if MODE == "local" else _pod_task
     tasks = [make(step) for step in STEPS]
-    for upstream, downstream in zip(tasks, tasks[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(tasks):
         upstream >> downstream

@@ -3,7 +3,6 @@ so each can run alone (as its own Airflow task, in its own pod)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 import tempfile
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fraudtrain.data import DAY, FEATURES, LABEL, load_table, sha256_file
+from fraudtrain.export import export_bundle
 from fraudtrain.metrics import assess, max_f1_threshold
 from fraudtrain.models import LIGHTGBM_PARAMS, fit_lightgbm, predict
 from fraudtrain.protocol import Window, split
@@ -106,25 +106,16 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
     clf = fit_lightgbm(tr, p)
     metrics = assess(predict(clf, te), te)
 
-    bundle = workdir / BUNDLE
-    bundle.mkdir(parents=True, exist_ok=True)
-    model_txt = bundle / "model.txt"
-    clf.booster_.save_model(str(model_txt))
-    model_sha = sha256_file(model_txt)
-    metadata = {
-        "name": MODEL_NAME,
-        "version": "local-" + model_sha[:12],
-        "feature_names": list(FEATURES),
-        "threshold": threshold,
-        "model_sha256": model_sha,
-        "table_sha256": info["sha256"],
-        "trained_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "metrics": {**metrics, "validation_f1": val_f1},
-        "params": p,
-    }
-    if "seed" in info:
-        metadata["data_seed"] = int(info["seed"])
-    _write_json(bundle / "metadata.json", metadata)
+    metadata = export_bundle(
+        clf.booster_,
+        workdir / BUNDLE,
+        threshold=threshold,
+        table_sha256=info["sha256"],
+        data_seed=int(info.get("seed", 0)),  # 0: an ingested dataset, named in table.json
+        metrics={**metrics, "validation_f1": val_f1},
+        params=p,
+    )
+    model_sha = metadata["model_sha256"]
     evaluation = {
         "window": asdict(w),
         "test_days": [w.test_start, w.end - 1],
