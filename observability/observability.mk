@@ -1,8 +1,8 @@
 # observability/: rules, monitors, Alertmanager routing, Grafana dashboard and their tests.
-# `make test-observability` installs promtool, amtool and prometheus from Debian (promtool 2.42,
+# `make test-observability` installs promtool, amtool, prometheus and alertmanager from Debian (promtool 2.42,
 # amtool 0.25) when they are missing, then runs every observability test with the tools required.
 TEST_TARGETS += test-observability
-OBSERVABILITY_TOOLS_BIN := promtool amtool prometheus
+OBSERVABILITY_TOOLS_BIN := promtool amtool prometheus prometheus-alertmanager
 
 .PHONY: test-observability observability-tools observability-dashboard
 
