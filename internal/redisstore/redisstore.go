@@ -18,6 +18,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"sync"
@@ -113,12 +114,24 @@ func Open(rawURL string, opts ...Option) (*Store, error) {
 		o.MaxRetries = DefaultMaxRetries
 	}
 	o.ContextTimeoutEnabled = true
+	routeLogs.Do(func() { redis.SetLogger(slogLogger{}) })
 	if hasPrefix {
 		opts = append([]Option{WithPrefix(prefix)}, opts...)
 	}
 	s := New(redis.NewClient(o), opts...)
 	s.owned = true
 	return s, nil
+}
+
+// routeLogs sends go-redis's own messages (a line per failed dial during an outage, on the standard
+// logger by default) to slog at debug level: every failed request is already logged and counted
+// by the function with its reason. go-redis has one logger per process, hence once.
+var routeLogs sync.Once
+
+type slogLogger struct{}
+
+func (slogLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
 // Close closes the client if Open made it.
