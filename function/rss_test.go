@@ -202,6 +202,8 @@ func scrapeSum(t *testing.T, url, name string) float64 {
 
 // procMemory reads VmRSS and VmHWM (peak resident set) of pid, in bytes.
 func procMemory(t *testing.T, pid int) (rss, hwm int64) {
+	anon, file := int64(0), int64(0)
+	defer func() { t.Logf("RssAnon %.1f MiB, RssFile %.1f MiB", mib(anon), mib(file)) }()
 	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -223,6 +225,10 @@ func procMemory(t *testing.T, pid int) (rss, hwm int64) {
 			rss = kb << 10
 		case "VmHWM:":
 			hwm = kb << 10
+		case "RssAnon:":
+			anon = kb << 10
+		case "RssFile:":
+			file = kb << 10
 		}
 	}
 	if rss == 0 {
