@@ -29,5 +29,6 @@ train: train-venv
 		--report $(CACHE)/train-report.json $(TRAIN_ARGS)
 
 test-training: train-venv
-	cd training && $(TRAIN_PY) -m ruff check . && $(TRAIN_PY) -m ruff format --check .
+	cd training && $(TRAIN_PY) -m ruff check --config fraudtrain.ruff.toml fraudtrain tests
+	cd training && $(TRAIN_PY) -m ruff format --config fraudtrain.ruff.toml --check fraudtrain tests
 	cd training && $(TRAIN_PY) -m pytest -q -p no:cacheprovider tests
