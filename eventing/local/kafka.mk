@@ -20,12 +20,13 @@ kafka-down:
 	KAFKA_PORT=$(KAFKA_PORT) $(KAFKA_SH) down
 
 # Real-broker tests: start a fresh broker, run the tests that need it (KAFKA_REQUIRED makes them
-# fail, not skip, if the broker is missing), stop it whatever happens.
+# fail, not skip, if the broker is missing), stop it whatever happens. -p 1: the broker-restart
+# test must not disturb another package's tests.
 test-kafka:
 	$(TEST_KAFKA_ENV) $(KAFKA_SH) up
 	trap '$(TEST_KAFKA_ENV) $(KAFKA_SH) down' EXIT; \
 	KAFKA_BROKERS=127.0.0.1:19192 KAFKA_REQUIRED=1 KAFKA_SH=$(CURDIR)/$(KAFKA_SH) $(TEST_KAFKA_ENV) \
-		go test -count=1 -timeout 8m -run 'Kafka' ./internal/kafkaio/... ./loadgen/... ./eventing/local/...
+		go test -count=1 -p 1 -timeout 8m -run Kafka -v ./internal/kafkaio/... ./loadgen/...
 
 # Broker up, function in Kafka mode, a one-minute attack, then sent/predicted/lost/duplicates.
 demo:

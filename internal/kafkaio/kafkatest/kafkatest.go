@@ -46,7 +46,35 @@ func Topics(t testing.TB, brokers []string, partitions int32, suffixes ...string
 			t.Fatalf("create topic %s: %v", names[i], err)
 		}
 	}
+	waitForLeaders(t, brokers, names, partitions)
 	return names
+}
+
+// waitForLeaders returns once every partition of topics has a leader that answers offset
+// requests: a topic is usable a little after CreateTopic returns.
+func waitForLeaders(t testing.TB, brokers []string, topics []string, partitions int32) {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	defer client.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, topic := range topics {
+		for p := int32(0); p < partitions; p++ {
+			for {
+				_ = client.RefreshMetadata(topic)
+				_, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("topic %s partition %d has no leader after 30 s: %v", topic, p, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
 }
 
 func sanitize(s string) string {
