@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,7 +170,7 @@ func (s *Store) Record(ctx context.Context, tx *txn.Transaction, fn func(*featur
 	keys := []string{s.key("c:", tx.CustomerID), s.key("t:", tx.TerminalID), s.key("f:", tx.TerminalID)}
 	res, err := history.Run(ctx, s.client, keys, "record", now, now-s.cut, crec[:], trec[:], s.ttlMS).Slice()
 	if err != nil {
-		return fmt.Errorf("redisstore: record transaction %s (customer %d, terminal %d): %w", tx.ID, tx.CustomerID, tx.TerminalID, err)
+		return fmt.Errorf("redisstore: record transaction %s (customer %d, terminal %d): %w", tx.ID, tx.CustomerID, tx.TerminalID, scriptError(err))
 	}
 	h := s.pool.Get().(*histories)
 	defer s.pool.Put(h)
@@ -189,9 +190,17 @@ func (s *Store) Label(ctx context.Context, l txn.Label) error {
 	t := l.Time.Unix()
 	putEvent(rec[:], t, features.StableIDHash(l.TransactionID))
 	if err := history.Run(ctx, s.client, []string{s.key("f:", l.TerminalID)}, "label", t, rec[:], s.ttlMS).Err(); err != nil {
-		return fmt.Errorf("redisstore: label transaction %s (terminal %d): %w", l.TransactionID, l.TerminalID, err)
+		return fmt.Errorf("redisstore: label transaction %s (terminal %d): %w", l.TransactionID, l.TerminalID, scriptError(err))
 	}
 	return nil
+}
+
+// scriptError marks the script's refusal of a malformed history as ErrCorrupt.
+func scriptError(err error) error {
+	if strings.Contains(err.Error(), "corrupt history") {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
 }
 
 func (s *Store) key(kind string, id int64) string {

@@ -270,7 +270,7 @@ func TestCorruptHistoryIsAnError(t *testing.T) {
 	err = s.Record(ctx, b, func(*features.CustomerHistory, *features.TerminalHistory) {
 		t.Error("fn called on a corrupt history")
 	})
-	if err == nil || !strings.Contains(err.Error(), "corrupt history") {
+	if !errors.Is(err, redisstore.ErrCorrupt) {
 		t.Fatalf("record on a corrupt history: %v, want a corrupt history error", err)
 	}
 	// Nothing was written: the terminal history is as before.
