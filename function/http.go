@@ -54,7 +54,7 @@ func (f *Function) Handler() http.Handler {
 		if pattern == RouteCloudEvents {
 			pattern = "/{$}" // only the root itself; other paths are 404
 		}
-		mux.Handle(pattern, f.metrics.Instrument(r.path, f.recovering(onlyMethod(r.method, r.h, f))))
+		mux.Handle(pattern, f.metrics.Instrument(r.path, f.recovering(f.onlyMethod(r.method, r.h))))
 	}
 	mux.Handle("/", f.metrics.Instrument(routeOther, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.writeError(w, r, fmt.Errorf("%w: %s", events.ErrNotFound, r.URL.Path))
@@ -62,7 +62,8 @@ func (f *Function) Handler() http.Handler {
 	return mux
 }
 
-func onlyMethod(method string, h http.HandlerFunc, f *Function) http.HandlerFunc {
+// onlyMethod answers 405 to other methods (HEAD is allowed where GET is).
+func (f *Function) onlyMethod(method string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
 			w.Header().Set("Allow", method)
