@@ -83,6 +83,8 @@ def table(workdir: Path, seed: int | None = None, world: World | None = None, da
 
 def default_window(df: pd.DataFrame) -> Window:
     """The handbook protocol placed at the end of the table: the last 7 days are the test week."""
+    if df.empty:
+        raise ValueError("the table has no transactions")
     days = int(df[DAY].max()) + 1
     w = Window(train_start=days - 21)
     if w.train_start < 7:

@@ -112,3 +112,27 @@ def test_dags_test_runs_local_mode_against_mlflow(
     run = client.get_run(mv.run_id)
     assert run.data.params["data_seed"] == str(SEED + 1)
     assert {"auc_roc", "average_precision", "card_precision_at_100"} <= set(run.data.metrics)
+
+
+def test_failing_task_is_retried_then_reported(airflow_bin: str, airflow_home: Path, tmp_path: Path) -> None:
+    """A world too small to hold any transaction makes `train` fail: Airflow retries it
+    twice, then the failure callback logs the task and run, and the run fails."""
+    env = airflow_env(
+        airflow_home,
+        DAGS,
+        FRAUD_PIPELINE_MODE="local",
+        FRAUD_MLFLOW_TRACKING_URI="http://127.0.0.1:9",  # never reached: train fails first
+        FRAUD_PIPELINE_PYTHON=sys.executable,
+        FRAUD_WORK_ROOT=str(tmp_path),
+        FRAUD_RETRY_DELAY_SECONDS="1",
+    )
+    conf = {"seed": 3, "customers": 3, "terminals": 3, "days": 28}
+    out = subprocess.run(
+        [airflow_bin, "dags", "test", DAG_ID, "2026-11-25", "-c", json.dumps(conf)],
+        check=False, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    text = out.stdout + out.stderr
+    assert re.search(r"DagRun Finished: dag_id=fraud_retraining.*state=failed", text), text[-4000:]
+    assert "fraud retraining failed: dag=fraud_retraining task=train" in text, text[-4000:]
+    assert "try=3" in text, "the failure callback should run after the third try"
+    assert "pipeline: the table has no transactions" in text, "the step's own error should be in the log"
