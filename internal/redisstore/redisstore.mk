@@ -3,7 +3,8 @@
 # (no persistence unless a test asks for it, in a temporary directory; killed when the test ends,
 # or with the test binary). `make bench-redis` prints throughput and latency, Redis vs memory.
 REDIS_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-BENCH_REDIS_N ?= 15000 # transactions per benchmark; the paced one takes N/1500 seconds
+# Transactions per benchmark; the paced ones take N/1500 seconds.
+BENCH_REDIS_N ?= 15000
 
 TEST_TARGETS += test-redis
 .PHONY: test-redis bench-redis redis-installed
