@@ -56,3 +56,9 @@ func Known(records []string) map[string]bool {
 	}
 	return known
 }
+
+// LazyMetrics are listed above but have no series until their first event (loadgen creates
+// loadgen_errors_total{phase} on the first failed send), so a panel on them may show no data.
+var LazyMetrics = []string{
+	"loadgen_errors_total",
+}
