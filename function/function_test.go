@@ -12,6 +12,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/model"
 	"github.com/fraud-detector/fraud-detector/internal/scoring"
@@ -368,7 +369,7 @@ func TestModelHotSwap(t *testing.T) {
 		return m, nil
 	})
 	cfg := testConfig()
-	cfg.ModelPollInterval = 10 * time.Millisecond
+	cfg.ModelPollInterval = config.MinModelPollInterval
 	f := New(WithConfig(cfg), WithLogger(quietLogger()), WithModelSource(src, true))
 	if err := f.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
