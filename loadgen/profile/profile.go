@@ -50,13 +50,19 @@ func Attack(durations []time.Duration) ([]Phase, error) {
 	for i, r := range AttackRates {
 		ps[i] = Phase{Rate: r, Duration: ds[i]}
 	}
-	return ps, validate(ps)
+	if err := validate(ps); err != nil {
+		return nil, err
+	}
+	return ps, nil
 }
 
 // Constant is one phase.
 func Constant(rate float64, d time.Duration) ([]Phase, error) {
 	ps := []Phase{{Rate: rate, Duration: d}}
-	return ps, validate(ps)
+	if err := validate(ps); err != nil {
+		return nil, err
+	}
+	return ps, nil
 }
 
 // Parse reads phases written as "rate:duration,rate:duration", e.g. "50:2m,200:3m,1500:30s".
@@ -78,7 +84,10 @@ func Parse(s string) ([]Phase, error) {
 		}
 		ps = append(ps, Phase{Rate: r, Duration: d})
 	}
-	return ps, validate(ps)
+	if err := validate(ps); err != nil {
+		return nil, err
+	}
+	return ps, nil
 }
 
 // ParseDurations reads a comma-separated list of durations ("30s" or "15s,15s,15s,15s").
