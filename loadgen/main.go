@@ -170,7 +170,6 @@ type generator struct {
 	verify    *verify.Reader
 	labels    features.LabelQueue
 	phase     atomic.Int32
-	buf       []byte
 	exhausted context.CancelFunc
 	sourceErr error
 
