@@ -27,15 +27,21 @@ const UID = "fraud-detector"
 // DatasourceVariable names the Prometheus datasource template variable every panel queries.
 const DatasourceVariable = "datasource"
 
+// NamespaceVariable names the template variable that picks the function's namespace; its "All"
+// value is the regex .*.
+const NamespaceVariable = "namespace"
+
 // Selectors shared with observability/prometheusrule.yaml: the same jobs and the same anchored
 // pod and HPA names, for the Knative and the plain Deployment variants.
 const (
-	fnSel      = `job="fraud-detector"`
-	scoringSel = `job="fraud-detector", route!~"/metrics|/health.*"`
+	nsSel      = `namespace=~"$` + NamespaceVariable + `"`
+	fnSel      = `job="fraud-detector", ` + nsSel
+	scoringSel = fnSel + `, route!~"/metrics|/health.*"`
 	podRE      = `fraud-detector-([0-9]+-deployment-)?[a-z0-9]+-[a-z0-9]+`
-	hpaSel     = `job="kube-state-metrics", horizontalpodautoscaler=~"fraud-detector(-[0-9]+)?"`
-	cadvisor   = `job="kubelet", metrics_path="/metrics/cadvisor", pod=~"` + podRE + `", container!="", container!="POD", image!=""`
-	lagSel     = `job="kafka-exporter", consumergroup="fraud-detector", topic="transactions-input"`
+	hpaSel     = `job="kube-state-metrics", ` + nsSel + `, horizontalpodautoscaler=~"fraud-detector(-[0-9]+)?"`
+	cadvisor   = `job="kubelet", metrics_path="/metrics/cadvisor", ` + nsSel + `, pod=~"` + podRE + `", container!="", container!="POD", image!=""`
+	// kafka-exporter may run in another namespace: the group and topic identify the lag.
+	lagSel = `job="kafka-exporter", consumergroup="fraud-detector", topic="transactions-input"`
 )
 
 func datasource() common.DataSourceRef {
@@ -90,6 +96,14 @@ func Build() (dash.Dashboard, error) {
 		WithVariable(dash.NewDatasourceVariableBuilder(DatasourceVariable).
 			Label("Data source").
 			Type("prometheus")).
+		WithVariable(dash.NewQueryVariableBuilder(NamespaceVariable).
+			Label("Namespace").
+			Datasource(datasource()).
+			Query(dash.StringOrMap{String: cog.ToPtr(`label_values(ml_model_info{job="fraud-detector"}, namespace)`)}).
+			Refresh(dash.VariableRefreshOnTimeRangeChanged).
+			Sort(dash.VariableSortAlphabeticalAsc).
+			IncludeAll(true).
+			AllValue(".*")).
 		WithRow(dash.NewRowBuilder("Traffic and decisions")).
 		WithPanel(series("Scored transactions per second",
 			"Predictions per second split by decision (ml_model_predictions_total by outcome).", "ops", 12).
@@ -112,7 +126,7 @@ func Build() (dash.Dashboard, error) {
 			WithTarget(query(`sum by (reason) (rate(ml_model_errors_total{`+fnSel+`}[$__rate_interval]))`, "{{reason}}"))).
 		WithPanel(threshold(series("Error ratio", "Errors over scoring requests, as FraudDetectorHighErrorRate sees it (> 5 % for 5 minutes).", "percentunit", 6), 0.05).
 			Min(0).
-			WithTarget(query(`namespace:fraud_detector_errors:ratio_rate5m`, "{{namespace}}"))).
+			WithTarget(query(`namespace:fraud_detector_errors:ratio_rate5m{`+nsSel+`}`, "{{namespace}}"))).
 		WithRow(dash.NewRowBuilder("Autoscaling and resources")).
 		WithPanel(series("Replicas: current / desired / max", "The HPA's view (kube-state-metrics); the admin alert needs current >= max.", "short", 8).
 			Min(0).
@@ -122,8 +136,8 @@ func Build() (dash.Dashboard, error) {
 		WithPanel(threshold(series("CPU % of request per pod",
 			"Usage over requests, all containers of each pod; the thick line is the HPA's ratio of sums that both CPU alerts use (80 %).", "percentunit", 8), 0.8).
 			Min(0).
-			WithTarget(query(`namespace_pod:fraud_detector_cpu_usage_seconds:rate5m / namespace_pod:fraud_detector_cpu_requests:sum`, "{{pod}}")).
-			WithTarget(query(`namespace:fraud_detector_cpu_utilisation:ratio`, "all pods ({{namespace}})"))).
+			WithTarget(query(`namespace_pod:fraud_detector_cpu_usage_seconds:rate5m{`+nsSel+`} / namespace_pod:fraud_detector_cpu_requests:sum{`+nsSel+`}`, "{{pod}}")).
+			WithTarget(query(`namespace:fraud_detector_cpu_utilisation:ratio{`+nsSel+`}`, "all pods ({{namespace}})"))).
 		WithPanel(series("Memory working set per pod", "container_memory_working_set_bytes summed over each pod's containers.", "bytes", 8).
 			Min(0).
 			WithTarget(query(`sum by (pod) (container_memory_working_set_bytes{`+cadvisor+`})`, "{{pod}}"))).

@@ -142,16 +142,15 @@ func TestImport(t *testing.T) {
 		t.Errorf("uid = %v, want %q", d.Uid, dashboard.UID)
 	}
 
-	hasVar := false
-	if d.Templating.List != nil {
-		for _, v := range d.Templating.List {
-			if v.Name == dashboard.DatasourceVariable && v.Type == dash.VariableTypeDatasource {
-				hasVar = true
-			}
-		}
+	vars := map[string]dash.VariableType{}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = v.Type
 	}
-	if !hasVar {
+	if vars[dashboard.DatasourceVariable] != dash.VariableTypeDatasource {
 		t.Errorf("no datasource variable %q", dashboard.DatasourceVariable)
+	}
+	if vars[dashboard.NamespaceVariable] != dash.VariableTypeQuery {
+		t.Errorf("no query variable %q", dashboard.NamespaceVariable)
 	}
 
 	f, err := rules.Load("../prometheusrule.yaml")

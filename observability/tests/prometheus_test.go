@@ -400,7 +400,8 @@ scrape_configs:
 			t.Fatal("no queries found in the dashboard")
 		}
 		mayBeEmpty := clusterDerived(t, f)
-		grafana := strings.NewReplacer("$__rate_interval", "1m")
+		// as Grafana would, with the namespace of the scraped function selected
+		grafana := strings.NewReplacer("$__rate_interval", "1m", "$"+dashboard.NamespaceVariable, "fraud-detector")
 		for _, e := range exprs {
 			names, err := rules.MetricNames(e)
 			if err != nil {
