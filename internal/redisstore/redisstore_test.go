@@ -223,32 +223,47 @@ func commandStats(t *testing.T, c *redis.Client) map[string]int {
 func TestKeysExpire(t *testing.T) {
 	srv := startRedis(t)
 	c := srv.Client()
-	ttl := 90 * time.Second
-	s := redisstore.New(c, redisstore.WithPrefix("x:"), redisstore.WithTTL(ttl))
 	ctx := context.Background()
-	a := tx("a", "2018-04-02 10:00:00", 1, 10, 10)
-	record(t, s, a)
-	if err := s.Label(ctx, *fraud(tx("b", "2018-04-02 09:00:00", 1, 11, 10))); err != nil {
-		t.Fatalf("label: %v", err)
+	tests := map[string]struct {
+		opts []redisstore.Option
+		ttl  time.Duration
+	}{
+		"default": {ttl: redisstore.DefaultTTL},
+		"set":     {opts: []redisstore.Option{redisstore.WithTTL(90 * time.Second)}, ttl: 90 * time.Second},
+		"short":   {opts: []redisstore.Option{redisstore.WithTTL(300 * time.Millisecond)}, ttl: 300 * time.Millisecond},
 	}
-	keys, err := c.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatalf("keys: %v", err)
-	}
-	if len(keys) != 3 {
-		t.Errorf("keys %v, want a customer, a terminal and a terminal's frauds", keys)
-	}
-	for _, k := range keys {
-		if !strings.HasPrefix(k, "x:") {
-			t.Errorf("key %q lacks the prefix", k)
-		}
-		got, err := c.PTTL(ctx, k).Result()
-		if err != nil {
-			t.Fatalf("pttl %s: %v", k, err)
-		}
-		if got <= ttl-10*time.Second || got > ttl {
-			t.Errorf("%s expires in %v, want about %v", k, got, ttl)
-		}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			prefix := name + ":"
+			s := redisstore.New(c, append(tc.opts, redisstore.WithPrefix(prefix))...)
+			record(t, s, tx("a", "2018-04-02 10:00:00", 1, 10, 10))
+			if err := s.Label(ctx, *fraud(tx("b", "2018-04-02 09:00:00", 1, 11, 10))); err != nil {
+				t.Fatalf("label: %v", err)
+			}
+			keys, err := c.Keys(ctx, prefix+"*").Result()
+			if err != nil {
+				t.Fatalf("keys: %v", err)
+			}
+			if len(keys) != 3 {
+				t.Fatalf("keys %v, want a customer, a terminal and a terminal's frauds", keys)
+			}
+			for _, k := range keys {
+				got, err := c.PTTL(ctx, k).Result()
+				if err != nil {
+					t.Fatalf("pttl %s: %v", k, err)
+				}
+				if got <= tc.ttl-tc.ttl/10-time.Second || got > tc.ttl {
+					t.Errorf("%s expires in %v, want about %v", k, got, tc.ttl)
+				}
+			}
+			if tc.ttl > time.Second {
+				return
+			}
+			time.Sleep(tc.ttl + 200*time.Millisecond)
+			if n, err := c.Exists(ctx, keys...).Result(); err != nil || n != 0 {
+				t.Errorf("%d of %v still there after their TTL (%v)", n, keys, err)
+			}
+		})
 	}
 }
 
