@@ -63,8 +63,8 @@ func contains(list []string, s string) bool {
 }
 
 // deliveryConfig is alertmanager.yml with its webhooks pointed at the test's sink, the token file
-// made real, e-mail left out (no SMTP server here) and group waits cut to a second. Routes, matchers
-// and inhibit rules are untouched.
+// made real, e-mail left out (no SMTP server here) and group waits cut to two seconds. Routes,
+// matchers and inhibit rules are untouched.
 func deliveryConfig(t *testing.T, sinkURL, tokenFile string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(amConfig)
@@ -79,7 +79,7 @@ func deliveryConfig(t *testing.T, sinkURL, tokenFile string) []byte {
 	fast = func(route map[string]any) {
 		for _, k := range []string{"group_wait", "group_interval"} {
 			if _, ok := route[k]; ok {
-				route[k] = "1s"
+				route[k] = "2s"
 			}
 		}
 		if children, ok := route["routes"].([]any); ok {
