@@ -421,12 +421,10 @@ func TestEdgesMatchMemory(t *testing.T) {
 		"same second, three ids":    {tx("a", start, 1, 1, 0.1), tx("b", start, 1, 1, 0.2), tx("c", start, 1, 1, 0.3), tx("b", start, 1, 1, 0.2)},
 		"late into the middle":      {tx("a", start, 1, 1, 1), tx("c", justInside, 1, 1, 3), tx("b", horizon, 2, 1, 2), tx("d", start, 1, 1, 4)},
 	}
-	srv := startRedis(t)
-	db := 0
+	client := startRedis(t).Client()
 	for name, seq := range tests {
 		t.Run(name, func(t *testing.T) {
-			mem, rs := features.NewMemory(), redisstore.New(srv.Client(), redisstore.WithPrefix(strconv.Itoa(db)+":"))
-			db++
+			mem, rs := features.NewMemory(), redisstore.New(client, redisstore.WithPrefix(name+":"))
 			// A fraud known on the terminal from the start, so that fraud pruning is compared too.
 			early := fraud(tx("f", start, 9, 1, 1))
 			for _, s := range []features.Store{mem, rs} {
