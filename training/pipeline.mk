@@ -27,8 +27,11 @@ retraining-venvs: $(PIPELINE_VENV)/.installed $(AIRFLOW_VENV)/.installed
 # the pipeline and the DAG in a real Airflow against a real MLflow server (each starts its own).
 test-retraining: retraining-venvs
 	cd training && $(PIPELINE_VENV)/bin/ruff check --config pipeline/ruff.toml pipeline dags && $(PIPELINE_VENV)/bin/ruff format --config pipeline/ruff.toml --check pipeline dags
-	FD_MLFLOW_BIN=$(PIPELINE_VENV)/bin/mlflow go test -count=1 -v -run 'TestRealMLflowClient|TestFunctionFollowsChampion' ./internal/registry 2>&1 \
-		| tee /dev/stderr | grep -q -- '--- PASS: TestFunctionFollowsChampion'
+	out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	FD_MLFLOW_BIN=$(PIPELINE_VENV)/bin/mlflow go test -count=1 -v -run 'TestRealMLflowClient|TestFunctionFollowsChampion' \
+		./internal/registry 2>&1 | tee $$out; \
+	for t in TestRealMLflowClient TestFunctionFollowsChampion; do \
+		grep -q -- "^--- PASS: $$t " $$out || { echo "$$t did not run and pass"; exit 1; }; done
 	cd training && PYTHONPATH=. FD_AIRFLOW_BIN=$(AIRFLOW_VENV)/bin/airflow \
 		$(PIPELINE_VENV)/bin/python -m pytest -q -p no:cacheprovider pipeline/tests
 
