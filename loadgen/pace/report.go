@@ -64,6 +64,8 @@ type Delivery struct {
 	Duplicates int64   `json:"duplicates"` // extra records repeating a prediction exactly
 	Conflicts  int64   `json:"conflicts"`  // extra records for an id with a different event id
 	Latency    Latency `json:"end_to_end_latency_ms"`
+	// ThroughputTPS is the rate at which new predictions arrived, first to last.
+	ThroughputTPS float64 `json:"throughput_tps"`
 }
 
 // Line is the one-line delivery summary the demo prints.
@@ -123,8 +125,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "total: sent=%d acked=%d errors=%d in %s\n", r.Total.Sent, r.Total.Acked, r.Total.Errors, r.Duration.Round(time.Millisecond))
 	if d := r.Delivery; d != nil {
-		fmt.Fprintf(&b, "end-to-end latency ms: p50=%.2f p90=%.2f p99=%.2f p99.9=%.2f max=%.2f; conflicts=%d\n",
-			d.Latency.P50, d.Latency.P90, d.Latency.P99, d.Latency.P999, d.Latency.Max, d.Conflicts)
+		fmt.Fprintf(&b, "end-to-end latency ms: p50=%.2f p90=%.2f p99=%.2f p99.9=%.2f max=%.2f; predictions %.0f/s; conflicts=%d\n",
+			d.Latency.P50, d.Latency.P90, d.Latency.P99, d.Latency.P999, d.Latency.Max, d.ThroughputTPS, d.Conflicts)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

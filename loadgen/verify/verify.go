@@ -34,6 +34,8 @@ type Reader struct {
 	duplicates int64
 	conflicts  int64
 	hist       *hdrhistogram.Histogram
+	first      time.Time // arrival of the first and the latest new prediction
+	last       time.Time
 }
 
 // Start begins reading topic.
@@ -90,6 +92,10 @@ func (r *Reader) read(pc sarama.PartitionConsumer) {
 			}
 		} else {
 			r.seen[id] = eventID
+			if r.first.IsZero() {
+				r.first = now
+			}
+			r.last = now
 			if at, ok := r.expected[id]; ok {
 				_ = r.hist.RecordValue(max(now.Sub(at).Microseconds(), 1))
 			}
@@ -166,6 +172,9 @@ func (r *Reader) Result() pace.Delivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	d := pace.Delivery{Sent: int64(len(r.expected)), Duplicates: r.duplicates, Conflicts: r.conflicts, Latency: pace.LatencyOf(r.hist)}
+	if el := r.last.Sub(r.first).Seconds(); el > 0 {
+		d.ThroughputTPS = float64(len(r.seen)-1) / el
+	}
 	for id := range r.expected {
 		if _, ok := r.seen[id]; ok {
 			d.Predicted++
