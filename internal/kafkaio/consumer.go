@@ -187,8 +187,15 @@ func (c *Consumer) Close() error {
 	return err
 }
 
-// Setup implements sarama.ConsumerGroupHandler.
-func (c *Consumer) Setup(sarama.ConsumerGroupSession) error { return nil }
+// Setup implements sarama.ConsumerGroupHandler: the group has (re)assigned this member's partitions.
+func (c *Consumer) Setup(sess sarama.ConsumerGroupSession) error {
+	n := 0
+	for _, ps := range sess.Claims() {
+		n += len(ps)
+	}
+	c.cfg.Logger.Info("kafka partitions assigned", "group", c.cfg.Group, "partitions", n, "generation", sess.GenerationID())
+	return nil
+}
 
 // Cleanup implements sarama.ConsumerGroupHandler.
 func (c *Consumer) Cleanup(sarama.ConsumerGroupSession) error { return nil }

@@ -35,9 +35,12 @@ type PhaseReport struct {
 	Errors      int64         `json:"errors"`
 	Unanswered  int64         `json:"unanswered"`
 	AchievedTPS float64       `json:"achieved_tps"`
-	ErrorPct    float64       `json:"error_pct"`
-	Stopped     bool          `json:"stopped,omitempty"`
-	Latency     Latency       `json:"latency_ms"`
+	// AckedTPS is the acknowledged records over the time from the phase's start to the last
+	// acknowledgement: the rate the sink really absorbed.
+	AckedTPS float64 `json:"acked_tps"`
+	ErrorPct float64 `json:"error_pct"`
+	Stopped  bool    `json:"stopped,omitempty"`
+	Latency  Latency `json:"latency_ms"`
 }
 
 // Latency percentiles in milliseconds, measured from each record's scheduled send time.
@@ -94,6 +97,9 @@ func buildReport(phases []profile.Phase, stats []*phaseStats, start, end time.Ti
 		}
 		if s := pr.Duration.Seconds(); s > 0 {
 			pr.AchievedTPS = float64(st.onTime) / s
+		}
+		if el := st.lastAck.Sub(st.start).Seconds(); el > 0 {
+			pr.AckedTPS = float64(st.acked) / el
 		}
 		if st.sent > 0 {
 			pr.ErrorPct = 100 * float64(st.errors) / float64(st.sent)

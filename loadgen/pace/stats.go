@@ -24,6 +24,7 @@ type phaseStats struct {
 	start     time.Time
 	end       time.Time // scheduled end
 	lastSend  time.Time
+	lastAck   time.Time
 	stoppedAt time.Time // non-zero if the run was interrupted during the phase
 }
 
@@ -40,6 +41,7 @@ func (s *phaseStats) outcome(scheduled time.Time, err error) {
 		return
 	}
 	s.acked++
+	s.lastAck = time.Now()
 	_ = s.hist.RecordValue(min(max(lat, minLatencyUS), maxLatencyUS))
 }
 
