@@ -1,0 +1,61 @@
+package validate
+
+import "math"
+
+// The sizing arithmetic of config/SIZING.md as code, so that the manifests and the document
+// cannot drift apart: a test recomputes the utilizations and compares with the manifests.
+const (
+	// AttackTPS is the attack's top phase; MediumTPS the phase before it.
+	AttackTPS = 1500
+	MediumTPS = 500
+
+	// FunctionCPUMicrosPerEvent: CPU time of the function per transaction. Measured 66.5 us per
+	// POST /predict (keep-alive, built-in model, 20,000 requests, /proc/<pid>/stat utime+stime);
+	// rounded up to 100 us for the CloudEvent path and the produce to fraud-predictions.
+	FunctionCPUMicrosPerEvent = 100
+	// QueueProxyCPUMicrosPerEvent: Knative's queue-proxy sidecar proxies every request; not
+	// measurable here (no cluster), estimated equal to the function's own cost.
+	QueueProxyCPUMicrosPerEvent = 100
+	// QueueProxyCPURequestMilli is Knative's default queue-sidecar-cpu-request (config-deployment).
+	QueueProxyCPURequestMilli = 25
+	// UserCPURequestMilli is the function container's CPU request in both variants.
+	UserCPURequestMilli = 20
+
+	// TargetUtilization is the HPA target (80 %).
+	TargetUtilization = 0.8
+
+	// EventLatencyMillis is the per-event time of ordered delivery in the cluster (dispatcher ->
+	// ingress -> queue-proxy -> function -> acks=all produce), a p99-ish allowance.
+	EventLatencyMillis = 20
+	// PartitionMargin is the head-room over the bare partition count.
+	PartitionMargin = 1.5
+)
+
+// MinPartitions is how many partitions ordered delivery (one event in flight per partition)
+// needs to carry AttackTPS with PartitionMargin.
+var MinPartitions = math.Ceil(AttackTPS * EventLatencyMillis / 1000.0 * PartitionMargin)
+
+// Sizing is one variant's per-pod CPU cost and request (all containers, as the HPA sums them).
+type Sizing struct {
+	CPUMicrosPerEvent float64
+	CPURequestMilli   float64
+}
+
+// Variants' sizings: the Knative pod carries the queue-proxy beside the function.
+var (
+	KnativeSizing    = Sizing{FunctionCPUMicrosPerEvent + QueueProxyCPUMicrosPerEvent, UserCPURequestMilli + QueueProxyCPURequestMilli}
+	KubernetesSizing = Sizing{FunctionCPUMicrosPerEvent, UserCPURequestMilli}
+)
+
+// Utilization is the HPA's CPU utilization (usage / request) when tps spread over pods.
+func (s Sizing) Utilization(tps float64, pods int) float64 {
+	cores := tps * s.CPUMicrosPerEvent / 1e6
+	return cores / (float64(pods) * s.CPURequestMilli / 1000)
+}
+
+// DesiredPods is what the HPA asks for at tps, before the 4-6 bounds:
+// ceil(total usage / (request x target)).
+func (s Sizing) DesiredPods(tps float64) int {
+	cores := tps * s.CPUMicrosPerEvent / 1e6
+	return int(math.Ceil(cores / (s.CPURequestMilli / 1000 * TargetUtilization)))
+}
