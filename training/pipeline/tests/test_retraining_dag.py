@@ -51,7 +51,12 @@ def airflow(bin_: str, env: dict[str, str], *args: str, timeout: int = 600) -> s
 def import_errors(bin_: str, env: dict[str, str]) -> tuple[list[dict], list[str]]:
     """Parses the DAGs folder into the metadata DB and returns (import errors, dag ids)."""
     airflow(bin_, env, "dags", "reserialize")
-    errors = json.loads(airflow(bin_, env, "dags", "list-import-errors", "-o", "json").stdout.strip() or "[]")
+    # list-import-errors exits 1 when it lists any: read its answer, not its exit code.
+    listed = subprocess.run(
+        [bin_, "dags", "list-import-errors", "-o", "json"],
+        check=False, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    errors = json.loads(listed.stdout.strip() or "[]")
     dags = json.loads(airflow(bin_, env, "dags", "list", "-o", "json").stdout.strip() or "[]")
     return errors, [d["dag_id"] for d in dags]
 
