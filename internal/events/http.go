@@ -116,18 +116,23 @@ func WriteHTTP(w http.ResponseWriter, evs []event.Event, mode Mode) error {
 	}
 	e := evs[0]
 	h := w.Header()
-	h.Set("Ce-Specversion", e.SpecVersion())
-	h.Set("Ce-Id", e.ID())
-	h.Set("Ce-Source", e.Source())
-	h.Set("Ce-Type", e.Type())
+	// Keys written already canonical: Header.Set would canonicalize each one, per request.
+	h["Ce-Specversion"] = []string{e.SpecVersion()}
+	h["Ce-Id"] = []string{e.ID()}
+	h["Ce-Source"] = []string{e.Source()}
+	h["Ce-Type"] = []string{e.Type()}
 	if s := e.Subject(); s != "" {
-		h.Set("Ce-Subject", headerValue(s))
+		h["Ce-Subject"] = []string{headerValue(s)}
 	}
 	if !e.Time().IsZero() {
-		h.Set("Ce-Time", e.Time().UTC().Format("2006-01-02T15:04:05.999999999Z"))
+		h["Ce-Time"] = []string{e.Time().UTC().Format("2006-01-02T15:04:05.999999999Z")}
 	}
 	for k, v := range e.Extensions() {
-		h.Set("Ce-"+k, headerValue(fmt.Sprint(v)))
+		s, ok := v.(string)
+		if !ok {
+			s = fmt.Sprint(v)
+		}
+		h.Set("Ce-"+k, headerValue(s))
 	}
 	h.Set("Content-Type", e.DataContentType())
 	_, err := w.Write(e.Data())
