@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,8 +17,9 @@ import (
 
 // httpEnv is a running function binary, warmed, and the transactions it has not scored yet.
 type httpEnv struct {
-	proc *fnProcess
-	txs  []txn.Transaction
+	proc  *fnProcess
+	redis *redisServer // nil for memory
+	txs   []txn.Transaction
 }
 
 var httpEnvs = map[string]*httpEnv{}
@@ -45,7 +48,7 @@ func (e *statusError) Error() string { return http.StatusText(e.code) }
 
 // benchFunction returns the named store's function process, warmed over HTTP with the warm-up days
 // in arrays of 100, and the next b.N transactions for it.
-func benchFunction(b *testing.B, name string) (*fnProcess, []txn.Transaction) {
+func benchFunction(b *testing.B, name string) (*httpEnv, []txn.Transaction) {
 	b.Helper()
 	e := httpEnvs[name]
 	if e == nil {
@@ -55,8 +58,9 @@ func benchFunction(b *testing.B, name string) (*fnProcess, []txn.Transaction) {
 		}
 		benchKills = append(benchKills, func() { os.RemoveAll(dir) })
 		store := "memory"
+		var srv *redisServer
 		if name == "redis" {
-			srv := newRedis(b)
+			srv = newRedis(b)
 			benchKills = append(benchKills, srv.Kill)
 			store = srv.URL(0)
 		}
@@ -93,7 +97,7 @@ func benchFunction(b *testing.B, name string) (*fnProcess, []txn.Transaction) {
 		if err := failed.Load(); err != nil {
 			b.Fatalf("warm-up of %s: %v", name, *err)
 		}
-		e = &httpEnv{proc: p, txs: benchStreams()[1]}
+		e = &httpEnv{proc: p, redis: srv, txs: benchStreams()[1]}
 		httpEnvs[name] = e
 	}
 	if b.N > len(e.txs) {
@@ -101,7 +105,36 @@ func benchFunction(b *testing.B, name string) (*fnProcess, []txn.Transaction) {
 	}
 	txs := e.txs[:b.N]
 	e.txs = e.txs[b.N:]
-	return e.proc, txs
+	return e, txs
+}
+
+// cpuTime is the CPU time (user + system) a process has used so far, from /proc (Linux), with
+// the kernel's usual 100 ticks a second.
+func cpuTime(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// cpuPerTx reports the CPU a process spent per transaction while fn ran.
+func cpuPerTx(b *testing.B, unit string, pid, n int, fn func()) {
+	before, ok1 := cpuTime(pid)
+	fn()
+	after, ok2 := cpuTime(pid)
+	if ok1 && ok2 {
+		b.ReportMetric(float64(after-before)/float64(time.Microsecond)/float64(n), unit)
+	}
 }
 
 // BenchmarkHTTPPaced1500 is BenchmarkPaced1500 through the real binary: POST /predict over
@@ -109,7 +142,8 @@ func benchFunction(b *testing.B, name string) (*fnProcess, []txn.Transaction) {
 func BenchmarkHTTPPaced1500(b *testing.B) {
 	for _, name := range []string{"memory", "redis"} {
 		b.Run(name, func(b *testing.B) {
-			p, txs := benchFunction(b, name)
+			e, txs := benchFunction(b, name)
+			p := e.proc
 			bodies := make([][]byte, len(txs))
 			for i := range txs {
 				bodies[i] = txn.AppendJSON(nil, &txs[i])
@@ -124,25 +158,34 @@ func BenchmarkHTTPPaced1500(b *testing.B) {
 			close(jobs)
 			b.ResetTimer()
 			start := time.Now()
-			var wg sync.WaitGroup
-			for range benchWorkers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range jobs {
-						from := start.Add(time.Duration(i) * interval)
-						if d := time.Until(from); d > 0 {
-							time.Sleep(d)
-							from = time.Now()
+			run := func() {
+				var wg sync.WaitGroup
+				for range benchWorkers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := range jobs {
+							from := start.Add(time.Duration(i) * interval)
+							if d := time.Until(from); d > 0 {
+								time.Sleep(d)
+								from = time.Now()
+							}
+							if err := benchPost(p.url+"/predict", bodies[i]); err != nil {
+								failed.Add(1)
+							}
+							lat[i] = time.Since(from)
 						}
-						if err := benchPost(p.url+"/predict", bodies[i]); err != nil {
-							failed.Add(1)
-						}
-						lat[i] = time.Since(from)
-					}
-				}()
+					}()
+				}
+				wg.Wait()
 			}
-			wg.Wait()
+			// CPU per transaction of the function and of redis-server: what the pods' CPU requests
+			// and the HPA's 80 % target are sized from.
+			if e.redis != nil {
+				inner := run
+				run = func() { cpuPerTx(b, "redis-cpu-µs/tx", e.redis.cmd.Process.Pid, len(txs), inner) }
+			}
+			cpuPerTx(b, "fn-cpu-µs/tx", p.cmd.Process.Pid, len(txs), run)
 			elapsed := time.Since(start)
 			b.StopTimer()
 			if f := failed.Load(); f > 0 {
