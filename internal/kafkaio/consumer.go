@@ -130,6 +130,9 @@ func NewConsumer(cfg ConsumerConfig, h Handler, classify Classifier) (*Consumer,
 	sc.Consumer.Group.Heartbeat.Interval = 2 * time.Second
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Fetch.Default = 1 << 20
+	// sarama pauses a partition whose records wait longer than this to be taken; an event may
+	// legitimately take long (retries, a slow produce), and a paused partition only adds latency.
+	sc.Consumer.MaxProcessingTime = 10 * time.Second
 	group, err := sarama.NewConsumerGroup(cfg.Brokers, cfg.Group, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafkaio: join group %s: %w", cfg.Group, err)
