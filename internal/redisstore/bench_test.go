@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,11 +89,13 @@ func measure(b *testing.B, name string, fn func(s *scoring.Scorer, txs []txn.Tra
 	s, txs, e := benchTxs(b, name)
 	lat := make([]time.Duration, len(txs))
 	usec0, calls0 := e.scriptTime(b)
+	cpu0 := selfCPU()
 	b.ResetTimer()
 	start := time.Now()
 	failed := fn(s, txs, lat)
 	elapsed := time.Since(start)
 	b.StopTimer()
+	b.ReportMetric(float64(selfCPU()-cpu0)/float64(time.Microsecond)/float64(len(txs)), "cpu-µs/tx")
 	if failed > 0 {
 		b.Fatalf("%d of %d scores failed", failed, len(txs))
 	}
@@ -268,4 +271,14 @@ func report(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
+}
+
+// selfCPU is the CPU time (user + system) this process has used: the scoring side's cost, load
+// generation included.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -38,6 +38,9 @@ const (
 	DefaultReadTimeout  = 500 * time.Millisecond
 	DefaultWriteTimeout = 500 * time.Millisecond
 	DefaultMaxRetries   = 1
+	// DefaultProtocol is RESP2: the store needs nothing of RESP3 (push notifications, which
+	// go-redis checks for around every command).
+	DefaultProtocol = 2
 	// DefaultTTL keeps a history for a day longer than any feature looks back, so that an idle
 	// customer's or terminal's keys vanish on their own.
 	DefaultTTL = features.Horizon + 24*time.Hour
@@ -113,6 +116,9 @@ func Open(rawURL string, opts ...Option) (*Store, error) {
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = DefaultMaxRetries
+	}
+	if o.Protocol == 0 {
+		o.Protocol = DefaultProtocol
 	}
 	o.ContextTimeoutEnabled = true
 	routeLogs.Do(func() { redis.SetLogger(slogLogger{}) })

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -354,9 +355,10 @@ func TestOpen(t *testing.T) {
 		db                int
 		readTimeout       time.Duration
 		retries, poolSize int
+		protocol          int
 	}{
 		"defaults":        {url: "redis://10.0.0.1:6380/2", addr: "10.0.0.1:6380", prefix: redisstore.DefaultPrefix, db: 2, readTimeout: redisstore.DefaultReadTimeout, retries: redisstore.DefaultMaxRetries},
-		"url options win": {url: "redis://:secret@redis:6379/0?read_timeout=2s&max_retries=3&pool_size=7", addr: "redis:6379", prefix: redisstore.DefaultPrefix, readTimeout: 2 * time.Second, retries: 3, poolSize: 7},
+		"url options win": {url: "redis://:secret@redis:6379/0?read_timeout=2s&max_retries=3&pool_size=7&protocol=3", protocol: 3, addr: "redis:6379", prefix: redisstore.DefaultPrefix, readTimeout: 2 * time.Second, retries: 3, poolSize: 7},
 		"key prefix":      {url: "redis://redis/0?key_prefix=blue:", addr: "redis:6379", prefix: "blue:", readTimeout: redisstore.DefaultReadTimeout, retries: redisstore.DefaultMaxRetries},
 		"other scheme":    {url: "http://redis:6379", wantErr: true},
 		"unknown option":  {url: "redis://redis:6379?colour=red", wantErr: true},
@@ -383,6 +385,9 @@ func TestOpen(t *testing.T) {
 			if o.Addr != tc.addr || o.DB != tc.db || o.ReadTimeout != tc.readTimeout || o.MaxRetries != tc.retries {
 				t.Errorf("options: addr %s db %d read timeout %v retries %d; want %s %d %v %d",
 					o.Addr, o.DB, o.ReadTimeout, o.MaxRetries, tc.addr, tc.db, tc.readTimeout, tc.retries)
+			}
+			if want := cmp.Or(tc.protocol, redisstore.DefaultProtocol); o.Protocol != want {
+				t.Errorf("protocol %d, want %d", o.Protocol, want)
 			}
 			if tc.poolSize != 0 && o.PoolSize != tc.poolSize {
 				t.Errorf("pool size %d, want %d", o.PoolSize, tc.poolSize)
