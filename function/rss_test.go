@@ -113,7 +113,13 @@ func generateBatches(ctx context.Context, out chan<- []byte, n, size int) error 
 		} else {
 			buf.WriteByte(',')
 		}
-		fmt.Fprintf(&buf, `{"specversion":"1.0","id":"partition:0/offset:%d","source":"/rss","type":%q,"data":%s}`, offset, typ, data)
+		buf.WriteString(`{"specversion":"1.0","id":"partition:0/offset:`)
+		buf.WriteString(strconv.Itoa(offset))
+		buf.WriteString(`","source":"/rss","type":"`)
+		buf.WriteString(typ)
+		buf.WriteString(`","data":`)
+		buf.Write(data)
+		buf.WriteByte('}')
 		offset++
 		inBatch++
 	}
