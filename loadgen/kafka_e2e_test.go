@@ -71,21 +71,26 @@ func newPipeline(t *testing.T) *pipeline {
 	t.Cleanup(func() {
 		p.stopFunction(os.Interrupt)
 		if t.Failed() {
+			p.mu.Lock()
 			t.Logf("function logs:\n%s", p.logs.String())
+			p.mu.Unlock()
 		}
 	})
 	return p
 }
 
-func (p *pipeline) startFunction() {
+func (p *pipeline) startFunction() { p.startFunctionWith("FUNC_TRANSPORT=kafka") }
+
+func (p *pipeline) startFunctionWith(env ...string) {
 	p.t.Helper()
 	cmd := exec.Command(functionBinary(p.t))
-	cmd.Env = append(os.Environ(), "FUNC_TRANSPORT=kafka", "LISTEN_ADDRESS=127.0.0.1:0",
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env, "LISTEN_ADDRESS=127.0.0.1:0",
 		"KAFKA_BROKERS="+strings.Join(p.brokers, ","), "KAFKA_TOPIC="+p.in, "PREDICTIONS_TOPIC="+p.out,
 		"DEAD_LETTER_TOPIC="+p.dlq, "KAFKA_CONSUMER_GROUP="+p.group)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	cmd.Stdout, cmd.Stderr = lockedWriter{p}, lockedWriter{p}
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start function: %v", err)
 	}
@@ -110,6 +115,15 @@ func (p *pipeline) stopFunction(sig os.Signal) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// lockedWriter appends the function's output to the pipeline's log under its lock.
+type lockedWriter struct{ p *pipeline }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.logs.Write(b)
 }
 
 // loadgen runs the load generator against the pipeline and returns its report.
@@ -220,4 +234,37 @@ func TestKafkaPipelineSurvivesBrokerRestart(t *testing.T) {
 	}, "--profile", "constant", "--rate", "300", "--duration", "15s")
 	checkNothingLost(t, r, code, 4500)
 	t.Logf("duplicates after the broker restart: %d; producer p99 %.0f ms", r.Delivery.Duplicates, r.Phases[0].Latency.P99)
+}
+
+// In the HTTP transport (KafkaSource's path) the function publishes the same predictions, acknowledged
+// by Kafka before it answers: every 2xx the load generator counts must have its prediction.
+func TestKafkaPredictionsFromTheHTTPTransport(t *testing.T) {
+	p := newPipeline(t)
+	p.startFunctionWith("FUNC_TRANSPORT=http")
+	url := "http://" + p.listenAddress() + "/"
+	r, code := p.loadgen("--target", "http", "--url", url, "--format", "cloudevent", "--phases", "200:5s")
+	checkNothingLost(t, r, code, 1000)
+}
+
+// listenAddress waits for the function's "listening" log line and returns its address.
+func (p *pipeline) listenAddress() string {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		logs := p.logs.String()
+		p.mu.Unlock()
+		for _, line := range strings.Split(logs, "\n") {
+			var l struct {
+				Msg     string `json:"msg"`
+				Address string `json:"address"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "listening" && l.Address != "" {
+				return l.Address
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatal("the function did not log its listen address within 30 s")
+	return ""
 }
