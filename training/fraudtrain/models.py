@@ -18,10 +18,11 @@ from .data import FEATURES, LABEL
 
 LIGHTGBM_PARAMS: dict[str, Any] = {
     "objective": "binary",
-    # Go must score ≥ 1 M rows/s on one core, and its time grows with trees × depth. Measured on
-    # seeds 101-103 (AUC / AP / CP@100, Go rows/s relative): 150×31 leaves lr 0.05 0.886/0.709/0.310
-    # (1×), 100×15 lr 0.1 0.883/0.704/0.311 (~2.5×), 50×31 0.884/0.701/0.310 (~3×), this 60×15
-    # 0.881/0.696/0.311 (~5×), 80×7 lr 0.15 0.881/0.680/0.311.
+    # Go must score >= 1 M rows/s on one core, and its time grows with trees x depth. Measured on
+    # seeds 101-103 (AUC / AP / CP@100; Go rows/s on a busy machine, so only the ratio counts):
+    # 150 trees x 31 leaves lr 0.05: 0.886/0.709/0.310, ~100k; 100x15 lr 0.1: 0.883/0.704/0.311,
+    # ~220k; 50x31: 0.884/0.701/0.310, ~300k; 60x15 (this): 0.881/0.696/0.311, ~500k;
+    # 80x7 lr 0.15: 0.881/0.680/0.311. The lead's BenchmarkBatchInference gives 1.38 M rows/s here.
     "n_estimators": 60,
     "num_leaves": 15,
     "learning_rate": 0.1,

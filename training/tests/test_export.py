@@ -91,3 +91,10 @@ def test_metric_vectors(synthetic_training_table):
     assert len(v["scores"]) == len(v["labels"]) == len(v["customer_ids"]) == len(v["days"]) == 800
     assert set(v["labels"]) <= {0, 1}
     assert 0 < v["auc_roc"] < 1
+
+
+def test_training_is_reproducible(synthetic_training_table):
+    """`make train` from the same seeds must give the same model.txt (hence the same version)."""
+    a = models.fit_lightgbm(synthetic_training_table, dict(SMALL, n_jobs=2)).booster_.model_to_string()
+    b = models.fit_lightgbm(synthetic_training_table, dict(SMALL, n_jobs=2)).booster_.model_to_string()
+    assert a == b
