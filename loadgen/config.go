@@ -147,7 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, fmt.Errorf("--brokers: %w", err)
 		}
 	}
-	if c.labels && c.source != "sim" && c.target == "kafka" && c.labelsTopic == "" {
+	if c.labels && c.target == "kafka" && c.labelsTopic == "" {
 		return nil, errors.New("--labels needs --labels-topic")
 	}
 	if c.source != "sim" {
