@@ -67,6 +67,10 @@ phases:
 			obs.PhaseStarted(i, p)
 		}
 		lastReport.at, lastReport.sent = phaseStart, 0
+		// The first progress line of a phase covers a full second of it.
+		if first := phaseStart.Add(time.Second); progressAt.Before(first) {
+			progressAt = first
+		}
 		n := p.Records()
 		interval := float64(time.Second) / p.Rate
 		for k := int64(0); k < n; {
