@@ -3,7 +3,8 @@
 #  1. loadgen's pacing accuracy per phase, 50 → 200 → 500 → 1500 TPS (target vs achieved);
 #  2. the highest rate loadgen sends to the broker (acks=all, idempotent) beside Kafka's own
 #     kafka-producer-perf-test (ProducerPerformance, same jars, same record size, same run);
-#  3. end-to-end transactions/s loadgen → function (Kafka mode) → fraud-predictions;
+#  3. end-to-end transactions/s loadgen → function (Kafka mode) → fraud-predictions, offered while
+#     loadgen sends, and (3b) draining a backlog with loadgen idle;
 #  4. the end-to-end p99 latency at a steady 1,500 TPS.
 # Reports (JSON) go to $BENCH_OUT (default $CACHE/bench-kafka); a summary is printed at the end.
 set -euo pipefail
@@ -63,6 +64,21 @@ start_function e2e-in e2e-out
 lg --topic e2e-in --verify-topic e2e-out --drain-timeout 20s --phases "$BENCH_E2E_RATE:10s" --report "$BENCH_OUT/e2e-throughput.json" >&2
 stop_function
 
+echo "== 3b. the function alone: a backlog of 200,000 transactions drained (loadgen idle meanwhile)" >&2
+"$kafka" topic drain-in 48
+"$kafka" topic drain-out 12
+lg --topic drain-in --verify-topic drain-out --drain-timeout 30s --phases 40000:5s --report "$BENCH_OUT/e2e-drain.json" \
+	>"$work/drain.out" 2>"$work/drain.err" &
+lg_pid=$!
+until grep -q "sending done" "$work/drain.err"; do
+	kill -0 "$lg_pid" 2>/dev/null || { cat "$work/drain.err" >&2; exit 1; }
+	sleep 0.2
+done
+start_function drain-in drain-out
+wait "$lg_pid"
+cat "$work/drain.out" >&2
+stop_function
+
 echo "== 4. end-to-end latency at 1,500 TPS for 60 s" >&2
 "$kafka" topic lat-in 48
 "$kafka" topic lat-out 12
@@ -76,4 +92,5 @@ jq -r '.phases[] | "pacing   target \(.target_tps)/s  achieved \(.achieved_tps|.
 jq -r '"max      loadgen: \(.phases[0].acked) records acknowledged at \(.phases[0].acked_tps|round)/s (handed over at \(.phases[0].achieved_tps|round)/s; acks=all, idempotent; p99 \(.phases[0].latency_ms.p99) ms from schedule)"' "$BENCH_OUT/max-loadgen.json"
 echo "max      kafka-producer-perf-test: $(tail -n 1 "$work/perf.txt")"
 jq -r '"e2e      \(.delivery.predicted) predictions at \(.delivery.throughput_tps|round)/s (offered \(.phases[0].target_tps)/s); lost \(.delivery.lost), duplicates \(.delivery.duplicates)"' "$BENCH_OUT/e2e-throughput.json"
+jq -r '"drain    the function alone: \(.delivery.predicted) predictions of a backlog at \(.delivery.throughput_tps|round)/s; lost \(.delivery.lost)"' "$BENCH_OUT/e2e-drain.json"
 jq -r '"latency  at 1500/s: end-to-end p50 \(.delivery.end_to_end_latency_ms.p50) ms, p99 \(.delivery.end_to_end_latency_ms.p99) ms, p99.9 \(.delivery.end_to_end_latency_ms.p99_9) ms; lost \(.delivery.lost)"' "$BENCH_OUT/e2e-latency.json"
