@@ -9,18 +9,18 @@ const (
 	AttackTPS = 1500
 	MediumTPS = 500
 
-	// FunctionCPUMicrosPerEvent: CPU time of the function per transaction. Measured 107 us per
-	// binary-mode dev.knative.kafka.event CloudEvent (66-81 us per POST /predict), keep-alive,
-	// built-in model, 20,000 events, /proc/<pid>/stat utime+stime, no Kafka producer; plus an
-	// allowance of about 40 us for the produce to fraud-predictions.
-	FunctionCPUMicrosPerEvent = 150
-	// QueueProxyCPUMicrosPerEvent: Knative's queue-proxy sidecar proxies every request; not
-	// measurable here (no cluster), estimated equal to the function's own cost.
-	QueueProxyCPUMicrosPerEvent = 100
+	// FunctionCPUMicrosPerEvent: CPU time of the function per transaction. Measured 107-117 us
+	// per binary-mode dev.knative.kafka.event CloudEvent sent straight to it, 139 us behind
+	// queue-proxy (keep-alive, built-in model, 20,000 events, /proc/<pid>/stat utime+stime, no
+	// Kafka producer; config/SIZING.md); plus about 40 us for the produce to fraud-predictions.
+	FunctionCPUMicrosPerEvent = 180
+	// QueueProxyCPUMicrosPerEvent: Knative's queue-proxy sidecar (knative.dev/serving v0.42.2
+	// cmd/queue, built and run in front of the function) used 197 us per event.
+	QueueProxyCPUMicrosPerEvent = 200
 	// QueueProxyCPURequestMilli is Knative's default queue-sidecar-cpu-request (config-deployment).
 	QueueProxyCPURequestMilli = 25
 	// UserCPURequestMilli is the function container's CPU request in both variants.
-	UserCPURequestMilli = 30
+	UserCPURequestMilli = 45
 
 	// TargetUtilization is the HPA target (80 %).
 	TargetUtilization = 0.8
