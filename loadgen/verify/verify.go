@@ -58,7 +58,7 @@ func Start(brokers []string, topic, prefix string) (*Reader, error) {
 		return nil, fmt.Errorf("verify: partitions of %s: %w", topic, err)
 	}
 	for _, p := range parts {
-		off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		off, err := newestOffset(client, topic, p)
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("verify: offset of %s/%d: %w", topic, p, err)
@@ -73,6 +73,20 @@ func Start(brokers []string, topic, prefix string) (*Reader, error) {
 		go r.read(pc)
 	}
 	return r, nil
+}
+
+// newestOffset asks for a partition's end, waiting up to 30 s for a leader: a topic created a
+// moment ago has none yet.
+func newestOffset(client sarama.Client, topic string, p int32) (int64, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		off, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err == nil || time.Now().After(deadline) {
+			return off, err
+		}
+		time.Sleep(100 * time.Millisecond)
+		_ = client.RefreshMetadata(topic)
+	}
 }
 
 func (r *Reader) read(pc sarama.PartitionConsumer) {
