@@ -10,6 +10,7 @@ test-function:
 
 BENCH_DURATION ?= 5s
 bench-function:
+	go test -run '^$$' -bench . -benchmem -benchtime 20000x ./internal/events ./function/
 	FRAUD_BENCH=1 BENCH_DURATION=$(BENCH_DURATION) go test -count=1 -timeout 10m -run '^TestLoopback' -v ./function/
 
 fuzz-function:
