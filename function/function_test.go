@@ -28,7 +28,7 @@ func TestRoutes(t *testing.T) {
 	}{
 		"predict one":           {"POST", "/predict", "application/json", txBody("r1", 1, 10), 200, `"transaction_id":"r1"`},
 		"predict array":         {"POST", "/predict", "application/json", "[" + txBody("r2", 1, 10) + "," + txBody("r3", 2, 20) + "]", 200, `"transaction_id":"r3"`},
-		"predict curl default":  {"POST", "/predict", "application/x-www-form-urlencoded", txBody("r4", 1, 10), 200, `"model_version":"bootstrap"`},
+		"predict curl default":  {"POST", "/predict", "application/x-www-form-urlencoded", txBody("r4", 1, 10), 200, `"model_version":"` + builtinVersion(t) + `"`},
 		"predict empty array":   {"POST", "/predict", "application/json", "[]", 200, "[]"},
 		"cloudevent structured": {"POST", "/", events.MediaStructured, structuredEvent(events.TypeTransaction, "s1", txBody("r5", 1, 10)), 200, `"fraud_probability"`},
 		"health":                {"GET", "/health", "", "", 200, "ok"},
@@ -121,8 +121,9 @@ func TestKafkaSourceEvent(t *testing.T) {
 	if len(pubd) != 3 || pubd[0].ID() != wantID || pubd[2].Extensions()[events.PartitionKey] != "596" {
 		t.Errorf("published %d events: %v", len(pubd), pubd)
 	}
-	if got := testutil.ToFloat64(f.Metrics().Predictions.WithLabelValues("bootstrap", telemetry.OutcomeLegit)) +
-		testutil.ToFloat64(f.Metrics().Predictions.WithLabelValues("bootstrap", telemetry.OutcomeFraud)); got != 3 {
+	v := builtinVersion(t)
+	if got := testutil.ToFloat64(f.Metrics().Predictions.WithLabelValues(v, telemetry.OutcomeLegit)) +
+		testutil.ToFloat64(f.Metrics().Predictions.WithLabelValues(v, telemetry.OutcomeFraud)); got != 3 {
 		t.Errorf("ml_model_predictions_total = %v, want 3", got)
 	}
 }

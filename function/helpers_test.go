@@ -18,6 +18,7 @@ import (
 	"github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/model"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
 
@@ -215,4 +216,14 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// builtinVersion is the version of the model compiled in (it changes when the model is retrained).
+func builtinVersion(t *testing.T) string {
+	t.Helper()
+	m, err := model.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Meta.Version
 }

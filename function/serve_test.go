@@ -188,8 +188,9 @@ func TestBinary(t *testing.T) {
 		t.Errorf("first prediction after %v, want seconds", took)
 	}
 	resp, body = do(t, mustRequest(t, "GET", url+"/metrics"))
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `ml_model_predictions_total{model_version="bootstrap",outcome="legit"} 1`) &&
-		!strings.Contains(string(body), `ml_model_predictions_total{model_version="bootstrap",outcome="fraud"} 1`) {
+	v := builtinVersion(t)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `ml_model_predictions_total{model_version="`+v+`",outcome="legit"} 1`) &&
+		!strings.Contains(string(body), `ml_model_predictions_total{model_version="`+v+`",outcome="fraud"} 1`) {
 		t.Errorf("metrics after one prediction:\n%s", body)
 	}
 
