@@ -227,6 +227,9 @@ func TestLoopbackThroughput(t *testing.T) {
 // TestLoopbackLatency sends single KafkaSource-shaped CloudEvents at a steady 1,500 req/s (open
 // loop: each request leaves at its scheduled time whatever earlier ones do) and measures latency
 // from the scheduled time, so a stall counts against every request it delays. Goal: p99 ≤ 2 ms.
+// The sender's own lateness is printed too: Go rounds sub-millisecond timer waits up to the
+// netpoller's 1 ms, so about 0.5 ms (p50) to 1.1 ms (p99) of every figure is the harness; the
+// bare ceiling shows that share, measured the same way.
 func TestLoopbackLatency(t *testing.T) {
 	skipUnlessBench(t)
 	d := 2 * benchDuration(t)
