@@ -90,7 +90,7 @@ func (p *pipeline) startFunctionWith(env ...string) {
 		"DEAD_LETTER_TOPIC="+p.dlq, "KAFKA_CONSUMER_GROUP="+p.group)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cmd.Stdout, cmd.Stderr = lockedWriter{p}, lockedWriter{p}
+	cmd.Stdout, cmd.Stderr = pipelineLog{p}, pipelineLog{p}
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start function: %v", err)
 	}
@@ -117,10 +117,10 @@ func (p *pipeline) stopFunction(sig os.Signal) {
 	}
 }
 
-// lockedWriter appends the function's output to the pipeline's log under its lock.
-type lockedWriter struct{ p *pipeline }
+// pipelineLog appends the function's output to the pipeline's log under its lock.
+type pipelineLog struct{ p *pipeline }
 
-func (w lockedWriter) Write(b []byte) (int, error) {
+func (w pipelineLog) Write(b []byte) (int, error) {
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
 	return w.p.logs.Write(b)

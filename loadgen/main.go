@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -80,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func attack(ctx context.Context, cfg *config, stderr io.Writer) (*pace.Report, error) {
+	// Delivery outcomes are logged from the sinks' goroutines, progress from the pacer's.
+	stderr = &lockedWriter{w: stderr}
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	if cfg.metricsAddr != "" {
@@ -269,4 +272,16 @@ func (p *progress) Progress(pr pace.Progress) {
 	}
 	fmt.Fprintf(p.w, "phase %d/%d  target %.0f/s  achieved %.1f/s  sent %d  errors %d  p99 %s%s\n",
 		pr.Phase+1, pr.Of, pr.Target, pr.Achieved, pr.Sent, pr.Errors, pr.P99, extra)
+}
+
+// lockedWriter serialises writes from several goroutines to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -42,6 +42,9 @@ type Progress struct {
 	P99          time.Duration
 }
 
+// closingLineMin is the shortest phase tail that gets its own progress line.
+const closingLineMin = 500 * time.Millisecond
+
 // Tick is how often the pacer wakes up to send the records that have become due.
 const Tick = time.Millisecond
 
@@ -121,6 +124,11 @@ phases:
 				break phases
 			case <-time.After(d):
 			}
+		}
+		// Every phase closes with a line covering its tail, so a phase shorter than a second,
+		// or the last part of a longer one, still shows; a tail too short to rate is skipped.
+		if now := time.Now(); obs != nil && now.Sub(lastReport.at) >= closingLineMin {
+			obs.Progress(progressOf(i, len(phases), p, st, &lastReport.at, &lastReport.sent, now))
 		}
 	}
 	sendEnd := time.Now()
