@@ -44,11 +44,13 @@ lint: tools
 	go vet ./...
 	$(GOBIN)/staticcheck ./...
 
-# Short fuzzing of every decoder of outside input (the seeds also run in test-go).
+# Short fuzzing of every decoder of outside input (the seeds also run in test-go): package:target.
 FUZZTIME ?= 10s
+FUZZ_TARGETS := internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/events:FuzzReadHTTP \
+	function:FuzzPredictBody internal/kafkaio:FuzzToEvent internal/model:FuzzParseLightGBM \
+	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse
 fuzz:
-	go test ./internal/txn -run '^$$' -fuzz FuzzParseCSVRow -fuzztime $(FUZZTIME)
-	go test ./internal/txn -run '^$$' -fuzz FuzzDecodeJSON -fuzztime $(FUZZTIME)
+	for t in $(FUZZ_TARGETS); do go test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME); done
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./internal/...

@@ -1,8 +1,7 @@
 # The function (issue 3). Included by the root Makefile.
 #   make test-function   resident-set check on the real binary (1 M events, 5,000 customers); part of make test
 #   make bench-function  loopback throughput vs a bare net/http ceiling, and p99 at a steady 1,500 req/s
-#   make fuzz-function   short fuzzing of the CloudEvents and /predict decoders
-.PHONY: test-function bench-function fuzz-function
+.PHONY: test-function bench-function
 TEST_TARGETS += test-function
 
 test-function:
@@ -13,6 +12,3 @@ bench-function:
 	go test -run '^$$' -bench . -benchmem -benchtime 20000x ./internal/events ./function/
 	FRAUD_BENCH=1 BENCH_DURATION=$(BENCH_DURATION) go test -count=1 -timeout 10m -run '^TestLoopback' -v ./function/
 
-fuzz-function:
-	go test ./internal/events -run '^$$' -fuzz FuzzReadHTTP -fuzztime $(or $(FUZZTIME),10s)
-	go test ./function -run '^$$' -fuzz FuzzPredictBody -fuzztime $(or $(FUZZTIME),10s)

@@ -156,3 +156,25 @@ func TestParseBrokers(t *testing.T) {
 		})
 	}
 }
+
+// Whatever a record holds, ToEvent gives a valid CloudEvent (wrapping what is not one itself)
+// and never panics; a wrapped event carries the record's value untouched.
+func FuzzToEvent(f *testing.F) {
+	f.Add([]byte("17"), []byte(`{"a":1}`), "content-type", "application/json", "ce_id", "x")
+	f.Add([]byte(""), []byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t"}`),
+		"content-type", "application/cloudevents+json", "x", "y")
+	f.Add([]byte("5"), []byte("v"), "ce_specversion", "1.0", "ce_time", "not a time")
+	f.Add([]byte("5"), []byte("v"), "ce_specversion", "0.3", "ce_Bad-Name", "z")
+	const src = "/apis/v1/namespaces/ns/kafkasources/fd#transactions-input"
+	f.Fuzz(func(t *testing.T, key, value []byte, h1, v1, h2, v2 string) {
+		m := &sarama.ConsumerMessage{Partition: 2, Offset: 9, Key: key, Value: value,
+			Headers: []*sarama.RecordHeader{hdr(h1, v1), nil, hdr(h2, v2)}}
+		e := ToEvent(m, src)
+		if err := e.Validate(); err != nil {
+			t.Fatalf("invalid event %v from headers %q=%q %q=%q: %v", e, h1, v1, h2, v2, err)
+		}
+		if e.Type() == KafkaEventType && e.ID() == "partition:2/offset:9" && string(e.Data()) != string(value) {
+			t.Fatalf("wrapped data %q, want the record value %q", e.Data(), value)
+		}
+	})
+}

@@ -74,3 +74,25 @@ func TestAttack(t *testing.T) {
 		t.Errorf("Total = %v, want 1m1s", got)
 	}
 }
+
+// Whatever --phases holds, Parse either refuses it or returns phases the pacer can run.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"50:2m,200:3m,500:3m,1500:10m", "1:1s", "0.5:2s", "1e6:1ms", ":", "1500", "-1:1s",
+		"NaN:1s", "1:-1s", "1:9223372036s", " 5 : 1s ,6:1s", "1:1s,", "+Inf:1h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := Parse(s)
+		if err != nil {
+			if ps != nil {
+				t.Fatalf("Parse(%q) returned phases with error %v", s, err)
+			}
+			return
+		}
+		for i, p := range ps {
+			if !(p.Rate > 0 && p.Rate <= MaxRate) || p.Duration <= 0 || p.Records() < 1 {
+				t.Fatalf("Parse(%q) phase %d = %+v (records %d): not runnable", s, i, p, p.Records())
+			}
+		}
+	})
+}
