@@ -3,6 +3,7 @@ package kafkaio
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -132,9 +133,13 @@ func wrap(m *sarama.ConsumerMessage, source string) event.Event {
 		if h == nil {
 			continue
 		}
+		// A content type that is not a media type would make the event invalid: it is kept as
+		// a plain header extension instead, and the data is decoded as if none were given.
 		if strings.EqualFold(string(h.Key), contentType) {
-			e.SetDataContentType(strings.ToLower(string(h.Value)))
-			continue
+			if _, _, err := mime.ParseMediaType(string(h.Value)); err == nil {
+				e.SetDataContentType(strings.ToLower(string(h.Value)))
+				continue
+			}
 		}
 		if name := "kafkaheader" + alnum(string(h.Key)); validExtension(name) {
 			e.SetExtension(name, string(h.Value))

@@ -26,6 +26,10 @@ func TestToEvent(t *testing.T) {
 				"subject": "partition:3#42", "time": "2026-11-26T10:00:00Z", "key": "17", "partitionkey": "17",
 				"kafkaheadertraceid": "x1", "datacontenttype": "application/json", "data": `{"a":1}`},
 		},
+		"a content type that is no media type stays a header": {
+			msg:  sarama.ConsumerMessage{Partition: 0, Offset: 8, Value: []byte(`{}`), Headers: []*sarama.RecordHeader{hdr("Content-Type", `"`)}},
+			want: map[string]string{"id": "partition:0/offset:8", "datacontenttype": "", "kafkaheadercontenttype": `"`, "data": "{}"},
+		},
 		"record without key has no key extensions": {
 			msg:  sarama.ConsumerMessage{Partition: 0, Offset: 7, Value: []byte(`x`)},
 			want: map[string]string{"id": "partition:0/offset:7", "key": "", "partitionkey": "", "data": "x"},
