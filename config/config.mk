@@ -1,8 +1,9 @@
 # Deployment manifests and the image (issue 5). Included by the root Makefile.
 #   make test-config   every manifest of the repo decoded strictly into its real Go type, both
 #                      kustomize variants rendered and checked (Knative webhook validation, Pod
-#                      Security "restricted", HPA bounds, KafkaSource wiring, sizing), ArgoCD
-#                      objects against ArgoCD's CRD schemas, and the image built with buildah.
+#                      Security "restricted", HPA bounds, KafkaSource and Redis wiring, sizing),
+#                      ArgoCD objects against ArgoCD's CRD schemas, and the image built with
+#                      buildah.
 # config/validate is its own Go module, so the function's module carries no k8s dependencies.
 # No -race: the checks run on one goroutine, and the race build of the apiserver/knative
 # dependencies doubles the compile time.

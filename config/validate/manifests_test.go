@@ -93,7 +93,7 @@ func TestEveryManifestDecodesStrictly(t *testing.T) {
 	}
 	// The walk must have found this part's own manifests (and the observability ones by kind).
 	for _, k := range []string{"Kustomization", "Namespace", "ServiceAccount", "NetworkPolicy", "Service",
-		"Deployment", "HorizontalPodAutoscaler", "KafkaSource", "KafkaSink", "KafkaTopic", "PrometheusRule"} {
+		"Deployment", "StatefulSet", "HorizontalPodAutoscaler", "KafkaSource", "KafkaSink", "KafkaTopic", "PrometheusRule"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s found in the repository", k)
 		}
@@ -205,9 +205,12 @@ func TestVariants(t *testing.T) {
 			if r := src.Spec.Sink.Ref; r == nil || r.Kind != tc.wantSinkKind || r.APIVersion != tc.wantSinkAPIVer {
 				t.Errorf("KafkaSource sink %+v, want %s %s", r, tc.wantSinkAPIVer, tc.wantSinkKind)
 			}
+			if err := CheckRedis(v.objs); err != nil {
+				t.Error(err)
+			}
 			checkTopics(t, v)
 			checkNamespaces(t, v)
-			checkNetworkPolicySelectsPods(t, v)
+			checkNetworkPolicies(t, v)
 		})
 	}
 }
@@ -269,13 +272,15 @@ func checkNamespaces(t *testing.T, v variant) {
 	}
 }
 
-// checkNetworkPolicySelectsPods: a NetworkPolicy that selects no pod protects nothing.
-func checkNetworkPolicySelectsPods(t *testing.T, v variant) {
+// checkNetworkPolicies: a NetworkPolicy that selects no pod protects nothing, and every pod of
+// the render (the function's, Redis') is selected by one.
+func checkNetworkPolicies(t *testing.T, v variant) {
 	t.Helper()
 	var pods []Pod
 	for _, o := range v.objs {
 		pods = append(pods, Pods(o)...)
 	}
+	covered := make([]bool, len(pods))
 	found := false
 	for _, o := range v.objs {
 		np, ok := o.Value.(*networkingv1.NetworkPolicy)
@@ -283,17 +288,58 @@ func checkNetworkPolicySelectsPods(t *testing.T, v variant) {
 			continue
 		}
 		found = true
-		sel := np.Spec.PodSelector.MatchLabels
-		for _, p := range pods {
-			for k, val := range sel {
-				if p.Meta.Labels[k] != val {
-					t.Errorf("NetworkPolicy %q selects %v; pods of %s have labels %v", np.Name, sel, p.Where, p.Meta.Labels)
-				}
+		selects := false
+		for i, p := range pods {
+			if Selects(np.Spec.PodSelector, p.Meta.Labels) {
+				selects, covered[i] = true, true
 			}
+		}
+		if !selects {
+			t.Errorf("NetworkPolicy %q selects %v: no pod of the render", np.Name, np.Spec.PodSelector.MatchLabels)
 		}
 	}
 	if !found {
 		t.Error("no NetworkPolicy rendered")
+	}
+	for i, p := range pods {
+		if !covered[i] {
+			t.Errorf("no NetworkPolicy selects the pods of %s (labels %v)", p.Where, p.Meta.Labels)
+		}
+	}
+}
+
+// functionContainer returns a variant's function container and the Redis Service of its render.
+func functionContainer(t *testing.T, v variant) (corev1.Container, *corev1.Service) {
+	t.Helper()
+	var cs []corev1.Container
+	for _, s := range v.ksvcs {
+		cs = append(cs, s.Spec.Template.Spec.Containers...)
+	}
+	if d := v.deployments[FunctionName]; d != nil {
+		cs = append(cs, d.Spec.Template.Spec.Containers...)
+	}
+	if len(cs) != 1 {
+		t.Fatalf("%d function containers rendered, want 1", len(cs))
+	}
+	for _, s := range v.services {
+		if s.Name == RedisName {
+			return cs[0], s
+		}
+	}
+	t.Fatalf("no Service %s rendered", RedisName)
+	return corev1.Container{}, nil
+}
+
+// TestFunctionSharesRedis: in both variants the function keeps its features in config/redis,
+// with the password from the Secret; FEATURE_STORE=memory (a history per pod) fails.
+func TestFunctionSharesRedis(t *testing.T) {
+	for _, dir := range []string{"config/knative", "config/kubernetes"} {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			c, svc := functionContainer(t, loadVariant(t, dir))
+			if err := CheckFeatureStore(c, svc); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 

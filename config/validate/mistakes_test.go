@@ -3,10 +3,14 @@ package validate
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 )
@@ -69,7 +73,7 @@ func decodeOne[T any](t *testing.T, d Doc) T {
 func TestChecksCatchMistakes(t *testing.T) {
 	kn := renderDocs(t, "config/knative")
 	k8s := renderDocs(t, "config/kubernetes")
-	ksvc := findDoc(t, kn, "Service", "fraud-detector") // the knative variant has no core Service
+	ksvc := findDoc(t, kn, "Service", "fraud-detector") // the knative variant's core Services are Redis'
 	if ksvc.GVK.Group != "serving.knative.dev" {
 		t.Fatalf("rendered Service fraud-detector is %s", ksvc.GVK)
 	}
@@ -79,6 +83,33 @@ func TestChecksCatchMistakes(t *testing.T) {
 	app, err := ReadFile(filepath.Join(repo, "config/argocd/application.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	redisSvc := decodeOne[*corev1.Service](t, findDoc(t, kn, "Service", RedisName))
+	deployment := findDoc(t, k8s, "Deployment", FunctionName)
+	// redisWith renders the knative variant and changes its decoded objects with f.
+	redisWith := func(f func(sts *appsv1.StatefulSet, fnp *networkingv1.NetworkPolicy)) []Object {
+		objs := render(t, "config/knative")
+		var sts *appsv1.StatefulSet
+		var fnp *networkingv1.NetworkPolicy
+		for _, o := range objs {
+			switch x := o.Value.(type) {
+			case *appsv1.StatefulSet:
+				sts = x
+			case *networkingv1.NetworkPolicy:
+				if x.Name == FunctionName {
+					fnp = x
+				}
+			}
+		}
+		f(sts, fnp)
+		return objs
+	}
+	setEnv := func(c *corev1.Container, name string, e corev1.EnvVar) {
+		for i := range c.Env {
+			if c.Env[i].Name == name {
+				c.Env[i] = e
+			}
+		}
 	}
 	refs := map[string]bool{}
 	for _, d := range kn {
@@ -178,6 +209,62 @@ func TestChecksCatchMistakes(t *testing.T) {
 			},
 			want: "memory utilization target 0, want 70",
 		},
+		"FEATURE_STORE back to memory (Knative Service)": {
+			check: func() error {
+				s := decodeOne[*servingv1.Service](t, ksvc)
+				c := &s.Spec.Template.Spec.Containers[0]
+				setEnv(c, "FEATURE_STORE", corev1.EnvVar{Name: "FEATURE_STORE", Value: "memory"})
+				return CheckFeatureStore(*c, redisSvc)
+			},
+			want: `FEATURE_STORE="memory"`,
+		},
+		"FEATURE_STORE back to memory (Deployment)": {
+			check: func() error {
+				d := decodeOne[*appsv1.Deployment](t, deployment)
+				c := &d.Spec.Template.Spec.Containers[0]
+				setEnv(c, "FEATURE_STORE", corev1.EnvVar{Name: "FEATURE_STORE", Value: "memory"})
+				return CheckFeatureStore(*c, redisSvc)
+			},
+			want: `FEATURE_STORE="memory"`,
+		},
+		"REDIS_PASSWORD defined after FEATURE_STORE": {
+			check: func() error {
+				d := decodeOne[*appsv1.Deployment](t, deployment)
+				c := &d.Spec.Template.Spec.Containers[0]
+				pw := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == RedisPasswordEnv })
+				c.Env = append(c.Env[:pw:pw], append(c.Env[pw+1:], c.Env[pw])...)
+				return CheckFeatureStore(*c, redisSvc)
+			},
+			want: "unexpanded",
+		},
+		"Redis password as a literal": {
+			check: func() error {
+				s := decodeOne[*servingv1.Service](t, ksvc)
+				c := &s.Spec.Template.Spec.Containers[0]
+				setEnv(c, RedisPasswordEnv, corev1.EnvVar{Name: RedisPasswordEnv, Value: "hunter2"})
+				return CheckFeatureStore(*c, redisSvc)
+			},
+			want: "not taken from a Secret",
+		},
+		"Redis evicting histories": {
+			check: func() error {
+				return CheckRedis(redisWith(func(sts *appsv1.StatefulSet, _ *networkingv1.NetworkPolicy) {
+					args := sts.Spec.Template.Spec.Containers[0].Args
+					args[slices.Index(args, "noeviction")] = "allkeys-lru"
+				}))
+			},
+			want: "noeviction",
+		},
+		"function egress to Redis not allowed": {
+			check: func() error {
+				return CheckRedis(redisWith(func(_ *appsv1.StatefulSet, fnp *networkingv1.NetworkPolicy) {
+					fnp.Spec.Egress = slices.DeleteFunc(fnp.Spec.Egress, func(r networkingv1.NetworkPolicyEgressRule) bool {
+						return len(r.Ports) > 0 && r.Ports[0].Port.IntValue() == RedisPort
+					})
+				}))
+			},
+			want: "does not let it reach the Redis pods",
+		},
 		"ArgoCD Application with an unknown field (CRD pruning)": {
 			check: func() error {
 				_, err := Decode(mutate(t, app[0], func(o map[string]any) { at(o, "spec", "syncPolicy")["autoSync"] = true }))
@@ -251,5 +338,35 @@ func TestArgoCDApplications(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestArgoCDProjectAllowsEveryKind: ArgoCD refuses to sync a kind the AppProject does not
+// whitelist, so every kind of both rendered variants must be listed.
+func TestArgoCDProjectAllowsEveryKind(t *testing.T) {
+	docs, err := ReadFile(filepath.Join(repo, "config/argocd/appproject.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type groupKind struct{ Group, Kind string }
+	var p struct {
+		Spec struct {
+			Cluster   []groupKind `json:"clusterResourceWhitelist"`
+			Namespace []groupKind `json:"namespaceResourceWhitelist"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(docs[0].JSON, &p); err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[groupKind]bool{}
+	for _, gk := range append(p.Spec.Cluster, p.Spec.Namespace...) {
+		allowed[gk] = true
+	}
+	for _, dir := range []string{"config/knative", "config/kubernetes"} {
+		for _, d := range renderDocs(t, dir) {
+			if gk := (groupKind{d.GVK.Group, d.GVK.Kind}); !allowed[gk] {
+				t.Errorf("%s renders %s %q; AppProject fraud-detector does not allow %+v", dir, d.GVK.Kind, d.Name, gk)
+			}
+		}
 	}
 }
