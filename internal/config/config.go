@@ -207,7 +207,12 @@ func (c Config) Validate() error {
 	if c.FeatureStore != StoreMemory {
 		u, err := url.Parse(c.FeatureStore)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			bad("%s=%q: want %q or a redis://host:port URL", EnvFeatureStore, c.FeatureStore, StoreMemory)
+			// The URL may carry the Redis password: never print it.
+			shown := "an unparseable URL"
+			if err == nil {
+				shown = strconv.Quote(u.Redacted())
+			}
+			bad("%s=%s: want %q or a redis://host:port URL", EnvFeatureStore, shown, StoreMemory)
 		}
 	}
 	if c.FraudThreshold != 0 && !(c.FraudThreshold > 0 && c.FraudThreshold < 1) {

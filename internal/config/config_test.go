@@ -84,6 +84,16 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+// A bad store URL is reported without the password it may carry.
+func TestStoreErrorHidesPassword(t *testing.T) {
+	for _, v := range []string{"rediss-x://:s3cret@redis:6379", "redis://:s3cret@", "redis://:s3cret@redis:6379%zz"} {
+		_, err := FromEnv(lookup(map[string]string{EnvFeatureStore: v}))
+		if err == nil || !strings.Contains(err.Error(), EnvFeatureStore) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("FEATURE_STORE=%q: error %v", v, err)
+		}
+	}
+}
+
 func TestAllErrorsAtOnce(t *testing.T) {
 	_, err := FromEnv(lookup(map[string]string{EnvMaxBatch: "0", EnvFraudThreshold: "2"}))
 	if err == nil || !strings.Contains(err.Error(), EnvMaxBatch) || !strings.Contains(err.Error(), EnvFraudThreshold) {
