@@ -70,7 +70,7 @@ echo "== 3b. the function alone: a backlog of 200,000 transactions drained (load
 lg --topic drain-in --verify-topic drain-out --drain-timeout 30s --phases 40000:5s --report "$BENCH_OUT/e2e-drain.json" \
 	>"$work/drain.out" 2>"$work/drain.err" &
 lg_pid=$!
-until grep -q "sending done" "$work/drain.err"; do
+until grep -qs "sending done" "$work/drain.err"; do
 	kill -0 "$lg_pid" 2>/dev/null || { cat "$work/drain.err" >&2; exit 1; }
 	sleep 0.2
 done
