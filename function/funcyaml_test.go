@@ -15,6 +15,7 @@ type funcYAML struct {
 	Name        string `yaml:"name"`
 	Runtime     string `yaml:"runtime"`
 	Invoke      string `yaml:"invoke"`
+	Namespace   string `yaml:"namespace"`
 	Run         struct {
 		Envs []struct {
 			Name  string `yaml:"name"`
@@ -59,6 +60,20 @@ func TestFuncYAML(t *testing.T) {
 	fy := readFuncYAML(t)
 	if fy.SpecVersion != "0.36.0" || fy.Runtime != "go" || fy.Invoke != "cloudevent" || fy.Name != "fraud-detector" {
 		t.Errorf("header: %+v", fy)
+	}
+	// func deploy goes to the namespace the manifests use (config/base sets it for both variants).
+	base, err := os.ReadFile(filepath.Join("..", "config", "base", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kust struct {
+		Namespace string `yaml:"namespace"`
+	}
+	if err := yaml.Unmarshal(base, &kust); err != nil || kust.Namespace == "" {
+		t.Fatalf("config/base/kustomization.yaml: namespace %q, %v", kust.Namespace, err)
+	}
+	if fy.Namespace != kust.Namespace {
+		t.Errorf("func.yaml namespace %q, the manifests use %q", fy.Namespace, kust.Namespace)
 	}
 	if fy.Deploy.HealthEndpoints.Liveness != RouteLiveness || fy.Deploy.HealthEndpoints.Readiness != RouteReadiness {
 		t.Errorf("health endpoints %+v, want %s and %s", fy.Deploy.HealthEndpoints, RouteLiveness, RouteReadiness)
