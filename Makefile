@@ -47,7 +47,7 @@ lint: tools
 # Short fuzzing of every decoder of outside input (the seeds also run in test-go): package:target.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/events:FuzzReadHTTP \
-	function:FuzzPredictBody internal/kafkaio:FuzzToEvent internal/model:FuzzParseLightGBM \
+	function:FuzzPredictBody internal/kafkaio:FuzzToEvent internal/model:FuzzParseLightGBM internal/model:FuzzParseMetadata \
 	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse
 fuzz:
 	for t in $(FUZZ_TARGETS); do go test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME); done

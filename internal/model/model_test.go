@@ -132,3 +132,36 @@ func TestParityWithLightGBM(t *testing.T) {
 		t.Errorf("max absolute difference %g > 1e-6", worst)
 	}
 }
+
+// A bundle's metadata comes from outside (an MLflow artifact): whatever it holds, Parse either
+// refuses it as ErrInvalid or returns a model that scores in [0, 1] with a usable threshold.
+func FuzzParseMetadata(f *testing.F) {
+	txt, err := os.ReadFile(filepath.Join("builtin", model.ModelFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	meta, err := os.ReadFile(filepath.Join("builtin", model.MetadataFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(meta)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(strings.Replace(string(meta), `"threshold": 0.`, `"threshold": 1`, 1)))
+	f.Add([]byte(strings.Replace(string(meta), `"TX_AMOUNT",`, ``, 1)))
+	f.Fuzz(func(t *testing.T, metadata []byte) {
+		m, err := model.Parse(txt, metadata)
+		if err != nil {
+			if !errors.Is(err, model.ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		if !(m.Meta.Threshold > 0 && m.Meta.Threshold < 1) || m.Meta.Name == "" || m.Meta.Version == "" {
+			t.Fatalf("accepted metadata %+v", m.Meta)
+		}
+		var v features.Vector
+		if p := m.Probability(&v); !(p >= 0 && p <= 1) {
+			t.Fatalf("probability %v", p)
+		}
+	})
+}
