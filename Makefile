@@ -48,7 +48,7 @@ lint: tools
 FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/events:FuzzReadHTTP \
 	function:FuzzPredictBody internal/kafkaio:FuzzToEvent internal/model:FuzzParseLightGBM internal/model:FuzzParseMetadata \
-	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse
+	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse internal/registry:FuzzResolve
 fuzz:
 	for t in $(FUZZ_TARGETS); do go test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME); done
 

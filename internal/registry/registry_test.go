@@ -336,3 +336,42 @@ func TestPollerLoad(t *testing.T) {
 		}
 	}
 }
+
+// roundTripFunc answers requests without a network, for the fuzz target.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Whatever the registry answers to an alias lookup, Resolve returns a version with a number or an
+// error, never a panic; a reply that may succeed later (5xx, 404, 429, a body that does not
+// decode) is ErrUnavailable, so the poller keeps the current model and tries again (only a reply
+// over the size limit is ErrInvalid).
+func FuzzResolve(f *testing.F) {
+	f.Add(200, []byte(`{"model_version":{"name":"fraud-detector","version":"3","run_id":"r"}}`))
+	f.Add(200, []byte(`{"model_version":{}}`))
+	f.Add(404, []byte(`{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no alias"}`))
+	f.Add(503, []byte(`<html>`))
+	f.Add(403, []byte(`{"error_code":"PERMISSION_DENIED"}`))
+	f.Add(200, []byte(`{"model_version":{"version":7}}`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		if status < 100 || status > 999 {
+			return
+		}
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader(string(body))), Request: r}, nil
+		})
+		c, err := New("http://mlflow.invalid:5000", WithHTTPClient(&http.Client{Transport: rt}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Resolve(context.Background(), URI{Name: "fraud-detector", Alias: "champion"})
+		switch {
+		case err == nil && v.Version == "":
+			t.Fatalf("HTTP %d %q: no error and no version", status, body)
+		case err != nil && (status >= 500 || status == 404 || status == 429) && !errors.Is(err, ErrUnavailable):
+			t.Fatalf("HTTP %d: %v is not ErrUnavailable", status, err)
+		case err != nil && status == 200 && !errors.Is(err, ErrUnavailable) && !errors.Is(err, model.ErrInvalid):
+			t.Fatalf("HTTP 200 %q: %v is not ErrUnavailable", body, err)
+		}
+	})
+}
