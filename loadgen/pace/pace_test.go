@@ -108,3 +108,26 @@ func TestRunCountsErrors(t *testing.T) {
 		t.Errorf("totals %+v error %% %.1f, want 20 errors, 180 acked, 10 %%", r.Total, r.Phases[0].ErrorPct)
 	}
 }
+
+type progressLines struct{ phases []int }
+
+func (o *progressLines) PhaseStarted(int, profile.Phase) {}
+func (o *progressLines) Progress(p Progress)             { o.phases = append(o.phases, p.Phase) }
+
+// Every phase shows at least one progress line, even one that lasts no more than a second.
+func TestRunReportsProgressOfShortPhases(t *testing.T) {
+	ps := []profile.Phase{{Rate: 100, Duration: time.Second}, {Rate: 100, Duration: 700 * time.Millisecond}}
+	ack := SenderFunc(func(_ context.Context, _ int64, _ time.Time, done func(error)) error {
+		done(nil)
+		return nil
+	})
+	obs := &progressLines{}
+	Run(context.Background(), ps, ack, obs, time.Second)
+	seen := map[int]bool{}
+	for _, p := range obs.phases {
+		seen[p] = true
+	}
+	if !seen[0] || !seen[1] {
+		t.Errorf("progress lines for phases %v, want both", obs.phases)
+	}
+}
