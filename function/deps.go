@@ -3,7 +3,6 @@ package function
 import (
 	"context"
 	"fmt"
-	"net/url"
 
 	"github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/events"
@@ -20,7 +19,7 @@ func newStore(_ context.Context, cfg config.Config) (features.Store, error) {
 	// lazily, so a Redis that is down at start gives 503s until it is up, not a crash loop.
 	s, err := redisstore.Open(cfg.FeatureStore)
 	if err != nil {
-		return nil, fmt.Errorf("%s=%q: %w", config.EnvFeatureStore, redact(cfg.FeatureStore), err)
+		return nil, fmt.Errorf("%s=%q: %w", config.EnvFeatureStore, config.RedactStore(cfg.FeatureStore), err)
 	}
 	return s, nil
 }
@@ -34,12 +33,4 @@ func newPublisher(_ context.Context, cfg config.Config) (events.Publisher, error
 }
 
 // storeKind names the store for logs without its credentials.
-func storeKind(cfg config.Config) string { return redact(cfg.FeatureStore) }
-
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		return s
-	}
-	return u.Redacted()
-}
+func storeKind(cfg config.Config) string { return config.RedactStore(cfg.FeatureStore) }

@@ -207,12 +207,7 @@ func (c Config) Validate() error {
 	if c.FeatureStore != StoreMemory {
 		u, err := url.Parse(c.FeatureStore)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			// The URL may carry the Redis password: never print it.
-			shown := "an unparseable URL"
-			if err == nil {
-				shown = strconv.Quote(u.Redacted())
-			}
-			bad("%s=%s: want %q or a redis://host:port URL", EnvFeatureStore, shown, StoreMemory)
+			bad("%s=%q: want %q or a redis://host:port URL", EnvFeatureStore, RedactStore(c.FeatureStore), StoreMemory)
 		}
 	}
 	if c.FraudThreshold != 0 && !(c.FraudThreshold > 0 && c.FraudThreshold < 1) {
@@ -231,6 +226,23 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// RedactStore shows a FEATURE_STORE value without the password a URL may carry: a URL's password
+// masked, a value without credentials (such as "memory") as it is, and a value whose credentials
+// cannot be told apart (it does not parse, or has an '@' outside a URL's user part) as a
+// placeholder.
+func RedactStore(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "(unparseable URL)"
+	case u.User != nil:
+		return u.Redacted()
+	case strings.Contains(s, "@"):
+		return "(URL with credentials)"
+	}
+	return s
 }
 
 // MapLookup adapts a map (func-go passes env and ./cfg entries as one) to FromEnv.

@@ -94,6 +94,24 @@ func TestStoreErrorHidesPassword(t *testing.T) {
 	}
 }
 
+func TestRedactStore(t *testing.T) {
+	tests := map[string]struct{ in, want string }{
+		"memory":             {"memory", "memory"},
+		"no credentials":     {"redis://redis:6379/0", "redis://redis:6379/0"},
+		"password masked":    {"redis://:s3cret@redis:6379/0", "redis://:xxxxx@redis:6379/0"},
+		"user and password":  {"rediss://u:s3cret@redis:6380", "rediss://u:xxxxx@redis:6380"},
+		"unparseable":        {"redis://:s3cret@redis:6379%zz", "(unparseable URL)"},
+		"credentials no URL": {"s3cret@redis", "(URL with credentials)"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := RedactStore(tc.in); got != tc.want {
+				t.Errorf("RedactStore(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestAllErrorsAtOnce(t *testing.T) {
 	_, err := FromEnv(lookup(map[string]string{EnvMaxBatch: "0", EnvFraudThreshold: "2"}))
 	if err == nil || !strings.Contains(err.Error(), EnvMaxBatch) || !strings.Contains(err.Error(), EnvFraudThreshold) {
