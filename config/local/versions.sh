@@ -1,0 +1,7 @@
+# Versions of everything the local cluster builds; the cache is keyed by them.
+K8S_VERSION=v1.34.2
+METRICS_SERVER_VERSION=v0.8.0
+KSM_VERSION=v2.16.0
+COREDNS_VERSION=v1.15.0
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+PAUSE_IMAGE=fraud-detector.local/pause:dev
