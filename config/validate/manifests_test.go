@@ -253,21 +253,22 @@ func checkTopics(t *testing.T, v variant) {
 
 func checkNamespaces(t *testing.T, v variant) {
 	t.Helper()
+	want := deployNamespace(t)
 	for _, o := range v.objs {
 		var ns string
 		switch x := o.Value.(type) {
 		case *KafkaTopic:
 			continue
 		case *corev1.Namespace:
-			if x.Name != "fraud-detection" {
-				t.Errorf("namespace %q rendered", x.Name)
+			if x.Name != want {
+				t.Errorf("namespace %q rendered, want %q", x.Name, want)
 			}
 			continue
 		case interface{ GetNamespace() string }:
 			ns = x.GetNamespace()
 		}
-		if ns != "fraud-detection" {
-			t.Errorf("%s %q in namespace %q, want fraud-detection", o.GVK.Kind, o.Name, ns)
+		if ns != want {
+			t.Errorf("%s %q in namespace %q, want %q", o.GVK.Kind, o.Name, ns, want)
 		}
 	}
 }

@@ -328,8 +328,8 @@ func TestArgoCDApplications(t *testing.T) {
 			if !contains(s.SyncPolicy.SyncOptions, "CreateNamespace=true") {
 				t.Errorf("syncOptions %v lack CreateNamespace=true", s.SyncPolicy.SyncOptions)
 			}
-			if s.Project != "fraud-detector" || s.Destination.Namespace != "fraud-detection" {
-				t.Errorf("project %q, namespace %q", s.Project, s.Destination.Namespace)
+			if s.Project != "fraud-detector" || s.Destination.Namespace != deployNamespace(t) {
+				t.Errorf("project %q, namespace %q, want fraud-detector, %q", s.Project, s.Destination.Namespace, deployNamespace(t))
 			}
 			if s.Source.Path != "config/"+name {
 				t.Errorf("source.path %q, want config/%s", s.Source.Path, name)

@@ -30,31 +30,12 @@ type amcRoute struct {
 	Routes         []amcRoute   `yaml:"routes,omitempty"`
 }
 
-type secretRef struct {
-	Name string `yaml:"name"`
-	Key  string `yaml:"key"`
-}
-
 type amcReceiver struct {
 	Name           string `yaml:"name"`
 	WebhookConfigs []struct {
 		URL          string `yaml:"url"`
 		SendResolved bool   `yaml:"sendResolved"`
-		HTTPConfig   struct {
-			Authorization struct {
-				Type        string    `yaml:"type"`
-				Credentials secretRef `yaml:"credentials"`
-			} `yaml:"authorization"`
-		} `yaml:"httpConfig"`
 	} `yaml:"webhookConfigs,omitempty"`
-	EmailConfigs []struct {
-		To           string    `yaml:"to"`
-		From         string    `yaml:"from"`
-		Smarthost    string    `yaml:"smarthost"`
-		AuthUsername string    `yaml:"authUsername"`
-		AuthPassword secretRef `yaml:"authPassword"`
-		SendResolved bool      `yaml:"sendResolved"`
-	} `yaml:"emailConfigs,omitempty"`
 }
 
 type alertmanagerConfig struct {
@@ -76,8 +57,29 @@ type alertmanagerConfig struct {
 	} `yaml:"spec"`
 }
 
-func matchers(ms []amcMatcher, namespace string) []string {
-	out := []string{fmt.Sprintf("namespace=%q", namespace)}
+// decodeAlertmanagerConfig strictly decodes the AlertmanagerConfig resource.
+func decodeAlertmanagerConfig(t *testing.T, path string) alertmanagerConfig {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var c alertmanagerConfig
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	if c.APIVersion != "monitoring.coreos.com/v1alpha1" || c.Kind != "AlertmanagerConfig" {
+		t.Fatalf("%s: got %s %s", path, c.APIVersion, c.Kind)
+	}
+	return c
+}
+
+// matchers renders AlertmanagerConfig matchers as Alertmanager's v2 matchers (the operator's
+// Matcher.String: name, operator, quoted value).
+func matchers(ms []amcMatcher) []string {
+	var out []string
 	for _, m := range ms {
 		op := m.MatchType
 		if op == "" {
@@ -88,13 +90,20 @@ func matchers(ms []amcMatcher, namespace string) []string {
 	return out
 }
 
-func convertRoute(r amcRoute, namespace string, top bool) map[string]any {
-	out := map[string]any{"receiver": r.Receiver}
-	ms := matchers(r.Matchers, namespace)
-	if !top {
-		ms = ms[1:] // the operator adds the namespace matcher to the top route only
-	}
-	if len(ms) > 0 {
+// scoped is what prometheus-operator's namespaceEnforcer (the default matcher strategy
+// OnNamespace) appends to the resource's top route and to both sides of its inhibit rules.
+func scoped(ms []string, namespace string) []string {
+	return append(ms, fmt.Sprintf("namespace=%q", namespace))
+}
+
+// operatorReceiver is the name the operator gives a receiver of the resource: <namespace>/<name>/<receiver>.
+func operatorReceiver(namespace, name, receiver string) string {
+	return namespace + "/" + name + "/" + receiver
+}
+
+func convertRoute(r amcRoute, prefix func(string) string) map[string]any {
+	out := map[string]any{"receiver": prefix(r.Receiver)}
+	if ms := matchers(r.Matchers); len(ms) > 0 {
 		out["matchers"] = ms
 	}
 	for k, v := range map[string]string{"group_wait": r.GroupWait, "group_interval": r.GroupInterval, "repeat_interval": r.RepeatInterval} {
@@ -110,7 +119,7 @@ func convertRoute(r amcRoute, namespace string, top bool) map[string]any {
 	}
 	var children []map[string]any
 	for _, c := range r.Routes {
-		children = append(children, convertRoute(c, namespace, false))
+		children = append(children, convertRoute(c, prefix))
 	}
 	if len(children) > 0 {
 		out["routes"] = children
@@ -118,69 +127,45 @@ func convertRoute(r amcRoute, namespace string, top bool) map[string]any {
 	return out
 }
 
-// renderAlertmanagerConfig turns the resource into a plain alertmanager.yml the way the operator
-// scopes it: under a catch-all root, its route gains a namespace matcher, its inhibit rules too,
-// and secrets become files.
+// renderAlertmanagerConfig turns the resource into a plain alertmanager.yml the way
+// prometheus-operator's ConfigBuilder does (pkg/alertmanager/amcfg.go), under the root of
+// kube-prometheus-stack's default configuration (receiver "null", a Watchdog route): the resource's
+// top route gains the matcher namespace="<the resource's namespace>" and `continue: true` and comes
+// first; its inhibit rules gain the namespace matcher on both sides; receivers are renamed
+// <namespace>/<name>/<receiver>.
 func renderAlertmanagerConfig(t *testing.T, path string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	var c alertmanagerConfig
-	if err := dec.Decode(&c); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	if c.APIVersion != "monitoring.coreos.com/v1alpha1" || c.Kind != "AlertmanagerConfig" {
-		t.Fatalf("%s: got %s %s", path, c.APIVersion, c.Kind)
-	}
-	ns := c.Metadata.Namespace
-	secretFile := func(s secretRef) string {
-		if s.Name == "" || s.Key == "" {
-			t.Fatalf("secret reference %+v incomplete", s)
-		}
-		return "/etc/alertmanager/secrets/" + s.Name + "/" + s.Key
-	}
+	c := decodeAlertmanagerConfig(t, path)
+	ns, name := c.Metadata.Namespace, c.Metadata.Name
+	prefix := func(r string) string { return operatorReceiver(ns, name, r) }
 	var inhibit []map[string]any
 	for _, ir := range c.Spec.InhibitRules {
 		inhibit = append(inhibit, map[string]any{
-			"source_matchers": matchers(ir.SourceMatch, ns),
-			"target_matchers": matchers(ir.TargetMatch, ns),
+			"source_matchers": scoped(matchers(ir.SourceMatch), ns),
+			"target_matchers": scoped(matchers(ir.TargetMatch), ns),
 			"equal":           ir.Equal,
 		})
 	}
 	receivers := []map[string]any{{"name": "null"}}
 	for _, r := range c.Spec.Receivers {
-		out := map[string]any{"name": r.Name}
-		var hooks, mails []map[string]any
+		out := map[string]any{"name": prefix(r.Name)}
+		var hooks []map[string]any
 		for _, w := range r.WebhookConfigs {
-			hooks = append(hooks, map[string]any{
-				"url":           w.URL,
-				"send_resolved": w.SendResolved,
-				"http_config": map[string]any{"authorization": map[string]any{
-					"type": w.HTTPConfig.Authorization.Type, "credentials_file": secretFile(w.HTTPConfig.Authorization.Credentials)}},
-			})
-		}
-		for _, e := range r.EmailConfigs {
-			mails = append(mails, map[string]any{
-				"to": e.To, "from": e.From, "smarthost": e.Smarthost, "auth_username": e.AuthUsername,
-				"auth_password_file": secretFile(e.AuthPassword), "send_resolved": e.SendResolved,
-			})
+			hooks = append(hooks, map[string]any{"url": w.URL, "send_resolved": w.SendResolved})
 		}
 		if hooks != nil {
 			out["webhook_configs"] = hooks
 		}
-		if mails != nil {
-			out["email_configs"] = mails
-		}
 		receivers = append(receivers, out)
 	}
+	top := convertRoute(c.Spec.Route, prefix)
+	top["matchers"] = scoped(matchers(c.Spec.Route.Matchers), ns)
+	top["continue"] = true
 	cfg := map[string]any{
 		"route": map[string]any{
 			"receiver": "null",
-			"routes":   []map[string]any{convertRoute(c.Spec.Route, ns, true)},
+			"routes": []map[string]any{top,
+				{"receiver": "null", "matchers": []string{`alertname="Watchdog"`}}},
 		},
 		"inhibit_rules": inhibit,
 		"receivers":     receivers,
@@ -192,7 +177,8 @@ func renderAlertmanagerConfig(t *testing.T, path string) []byte {
 	return out
 }
 
-// routeCases: which receiver an alert reaches (in the resource's namespace for the CR form).
+// routeCases: which receiver an alert reaches. The rules' alerts carry the namespace of the
+// function's pods (and kafka-exporter's), the deploy namespace, which the test adds.
 var routeCases = map[string]struct {
 	labels   []string
 	receiver string
@@ -214,46 +200,86 @@ func checkConfig(t *testing.T, path string) {
 	t.Log(strings.TrimSpace(out))
 }
 
-// routesTest asks amtool which receivers the labels reach and checks they are exactly want.
-func routesTest(t *testing.T, path, want string, labels []string) {
+// routesTest asks amtool which receivers the labels reach and returns an error unless they are
+// exactly want.
+func routesTest(t *testing.T, path, want string, labels []string) error {
 	t.Helper()
 	args := append([]string{"config", "routes", "test", "--config.file=" + path, "--verify.receivers=" + want}, labels...)
 	out, err := runTool(t, ".", "amtool", args...)
 	if err != nil {
-		t.Fatalf("amtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("amtool %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
+	return nil
 }
 
 func TestAlertmanagerYAML(t *testing.T) {
 	requireTools(t, "amtool")
+	ns := deployNamespace(t)
 	checkConfig(t, amConfig)
 	for name, c := range routeCases {
 		t.Run(name, func(t *testing.T) {
-			routesTest(t, amConfig, c.receiver, append(c.labels, "namespace=fraud-detector"))
+			if err := routesTest(t, amConfig, c.receiver, append(c.labels, "namespace="+ns)); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 	// the check bites: a wrong expectation fails
-	args := []string{"config", "routes", "test", "--config.file=" + amConfig, "--verify.receivers=admin",
-		"alertname=FraudDetectorHighCPU", "severity=warning", "namespace=fraud-detector"}
-	if out, err := runTool(t, ".", "amtool", args...); err == nil {
-		t.Fatalf("amtool accepted a warning routed to admin:\n%s", out)
+	if err := routesTest(t, amConfig, "admin", []string{"alertname=FraudDetectorHighCPU", "severity=warning", "namespace=" + ns}); err == nil {
+		t.Fatal("amtool accepted a warning routed to admin")
 	}
 }
 
-func TestAlertmanagerConfigResource(t *testing.T) {
-	requireTools(t, "amtool")
-	rendered := renderAlertmanagerConfig(t, amResource)
+// writeRendered renders the resource (optionally changed first) as the operator would and writes it.
+func writeRendered(t *testing.T, change func(string) string) string {
+	t.Helper()
+	src := amResource
+	if change != nil {
+		raw, err := os.ReadFile(amResource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = filepath.Join(t.TempDir(), "alertmanagerconfig.yaml")
+		if err := os.WriteFile(src, []byte(change(string(raw))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	path := filepath.Join(t.TempDir(), "alertmanager.yml")
-	if err := os.WriteFile(path, rendered, 0o644); err != nil {
+	if err := os.WriteFile(path, renderAlertmanagerConfig(t, src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// TestAlertmanagerConfigResource routes the rules' alerts, labelled with the deploy namespace of
+// config/base, through the AlertmanagerConfig as prometheus-operator scopes it.
+func TestAlertmanagerConfigResource(t *testing.T) {
+	requireTools(t, "amtool")
+	ns := deployNamespace(t)
+	c := decodeAlertmanagerConfig(t, amResource)
+	path := writeRendered(t, nil)
 	checkConfig(t, path)
-	for name, c := range routeCases {
+	for name, rc := range routeCases {
 		t.Run(name, func(t *testing.T) {
-			routesTest(t, path, c.receiver, append(c.labels, "namespace=fraud-detector"))
+			want := operatorReceiver(ns, c.Metadata.Name, rc.receiver)
+			if err := routesTest(t, path, want, append(rc.labels, "namespace="+ns)); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 	t.Run("other namespaces are not ours", func(t *testing.T) {
-		routesTest(t, path, "null", []string{"alertname=AdminNotification_MaxScaleHighCPU", "severity=critical", "namespace=elsewhere"})
+		if err := routesTest(t, path, "null", []string{"alertname=AdminNotification_MaxScaleHighCPU", "severity=critical", "namespace=elsewhere"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The seam of issue 11: the resource in another namespace than the pods scopes its routes to
+	// that namespace, and the admin alert falls through to "null".
+	t.Run("a resource in another namespace misses the admin alert", func(t *testing.T) {
+		moved := writeRendered(t, func(s string) string {
+			return strings.Replace(s, "namespace: "+ns, "namespace: fraud-detector", 1)
+		})
+		labels := []string{"alertname=AdminNotification_MaxScaleHighCPU", "severity=critical", "namespace=" + ns}
+		if err := routesTest(t, moved, "null", labels); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -201,6 +201,7 @@ func TestPrometheusScrapesFunction(t *testing.T) {
 		t.Fatalf("the function's entrypoint is missing: %v", err)
 	}
 	dir := t.TempDir()
+	ns := deployNamespace(t) // the label the PodMonitor's targets carry
 
 	// --- the function, built and run as `make run` would
 	bin := filepath.Join(dir, "fraud-detector")
@@ -236,11 +237,11 @@ scrape_configs:
     static_configs:
       - targets: [%q]
         labels:
-          namespace: fraud-detector
+          namespace: %s
   - job_name: loadgen
     static_configs:
       - targets: [%q]
-`, rulesPath, promAddr, fnAddr, loadgenAddr)
+`, rulesPath, promAddr, fnAddr, ns, loadgenAddr)
 	configPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
@@ -368,9 +369,9 @@ scrape_configs:
 
 	t.Run("recording rules see the function", func(t *testing.T) {
 		for _, q := range []string{
-			`namespace:fraud_detector_http_requests:rate5m{namespace="fraud-detector"} > 0`,
-			`namespace:fraud_detector_errors:ratio_rate5m{namespace="fraud-detector"} > 0`,
-			`namespace:fraud_detector_http_request_duration_seconds:p95_rate5m{namespace="fraud-detector"} >= 0`,
+			fmt.Sprintf(`namespace:fraud_detector_http_requests:rate5m{namespace=%q} > 0`, ns),
+			fmt.Sprintf(`namespace:fraud_detector_errors:ratio_rate5m{namespace=%q} > 0`, ns),
+			fmt.Sprintf(`namespace:fraud_detector_http_request_duration_seconds:p95_rate5m{namespace=%q} >= 0`, ns),
 		} {
 			eventually(t, 30*time.Second, q, func() error {
 				v, err := instant(prom, q)
@@ -401,7 +402,7 @@ scrape_configs:
 		}
 		mayBeEmpty := clusterDerived(t, f)
 		// as Grafana would, with the namespace of the scraped function selected
-		grafana := strings.NewReplacer("$__rate_interval", "1m", "$"+dashboard.NamespaceVariable, "fraud-detector")
+		grafana := strings.NewReplacer("$__rate_interval", "1m", "$"+dashboard.NamespaceVariable, ns)
 		for _, e := range exprs {
 			names, err := rules.MetricNames(e)
 			if err != nil {
