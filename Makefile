@@ -48,10 +48,21 @@ lint: tools
 FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/events:FuzzReadHTTP \
 	function:FuzzPredictBody internal/kafkaio:FuzzToEvent internal/model:FuzzParseLightGBM internal/model:FuzzParseMetadata \
-	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse internal/registry:FuzzResolve
+	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse internal/registry:FuzzResolve \
+	eventing/dispatcher:FuzzDecodeKafkaSource observability/receiver:FuzzDecode
 fuzz:
 	for t in $(FUZZ_TARGETS); do go test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME); done
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./internal/...
 
+
+# The local single-node Kubernetes (config/local/README.md): built from the registries, cached
+# under $(CACHE)/local; up/down leave the machine as they found it.
+.PHONY: cluster-up cluster-down
+cluster-up:
+	config/local/cluster.sh up
+	config/local/stack.sh
+
+cluster-down:
+	config/local/cluster.sh down

@@ -53,9 +53,18 @@ kube_state_metrics() {
     -o "$out/kube-state-metrics.tmp" k8s.io/kube-state-metrics/v2 && mv "$out/kube-state-metrics.tmp" "$out/kube-state-metrics")
 }
 coredns()             { build_module coredns "$COREDNS_VERSION" github.com/coredns/coredns; }
+# prometheus-operator through a build module (build/prometheus-operator): its own go.mod replaces
+# two modules with local directories, which `go install cmd@version` refuses.
 prometheus_operator() {
-  build_module prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" github.com/prometheus-operator/prometheus-operator/cmd/operator
-  build_module prometheus-config-reloader "$PROMETHEUS_OPERATOR_VERSION" github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader
+  local c
+  for c in operator:prometheus-operator prometheus-config-reloader:prometheus-config-reloader; do
+    local pkg=${c%%:*} name=${c##*:} out=$bin/${c##*:}-$PROMETHEUS_OPERATOR_VERSION
+    [ -x "$out/$name" ] && continue
+    log "$name $PROMETHEUS_OPERATOR_VERSION"
+    mkdir -p "$out"
+    (cd "$here/build/prometheus-operator" && go build -trimpath -ldflags "-s -w" -o "$out/$name.tmp" \
+      "github.com/prometheus-operator/prometheus-operator/cmd/$pkg" && mv "$out/$name.tmp" "$out/$name")
+  done
 }
 
 targets=${*:-kubernetes metrics-server kube-state-metrics coredns prometheus-operator}

@@ -53,6 +53,9 @@ type ConsumerConfig struct {
 	Destination string
 	// Backoff is the first retry delay, doubled each retry up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
+	// Delay, if set, replaces Backoff/MaxBackoff for deliveries: the wait before retry n (from 0),
+	// e.g. a KafkaSource's linear or exponential backoffPolicy.
+	Delay func(retry int) time.Duration
 	// Retries bounds the retries of one event before it is dead-lettered; 0 retries transient
 	// failures until they succeed, so that an outage loses nothing.
 	Retries int
@@ -241,8 +244,12 @@ func (c *Consumer) deliver(ctx context.Context, m *sarama.ConsumerMessage, sourc
 		if permanent || (c.cfg.Retries > 0 && attempt >= c.cfg.Retries) {
 			return c.deadLetter(ctx, m, e, status, err)
 		}
-		c.cfg.Logger.Debug("kafka delivery failed, retrying", "id", e.ID(), "status", status, "err", err, "in", delay)
-		if !sleep(ctx, delay) {
+		wait := delay
+		if c.cfg.Delay != nil {
+			wait = c.cfg.Delay(attempt)
+		}
+		c.cfg.Logger.Debug("kafka delivery failed, retrying", "id", e.ID(), "status", status, "err", err, "in", wait)
+		if !sleep(ctx, wait) {
 			return false
 		}
 		delay = min(delay*2, c.cfg.MaxBackoff)

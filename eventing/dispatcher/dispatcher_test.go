@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedKafkaSource(t *testing.T) {
+	var s KafkaSource
+	if err := readObject("../kafkasource.yaml", "KafkaSource", &s); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := deliveryPolicy(s.Spec.Delivery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file's own comment: 0.4, 0.8, 1.6, 3.2, 6.4 s.
+	if p.retries != 5 || !p.exponential || p.backoff(0) != 400*time.Millisecond || p.window() != 12400*time.Millisecond || p.timeout != 30*time.Second {
+		t.Fatalf("policy %+v window %v", p, p.window())
+	}
+	var sink KafkaSink
+	if err := readObject("../kafkasink-dead-letter.yaml", "KafkaSink", &sink); err != nil || sink.Spec.Topic != "transactions-dead-letter" {
+		t.Fatalf("dead-letter sink %+v: %v", sink, err)
+	}
+}
+
+func TestRefusesWhatItDoesNotImplement(t *testing.T) {
+	cases := map[string]string{
+		"unordered":   "ordering: ordered\n",
+		"offset":      "initialOffset: earliest\n",
+		"no topics":   "topics:\n  - transactions-input\n",
+		"retry 0":     "retry: 5\n",
+		"bad backoff": "backoffDelay: PT0.2S\n",
+	}
+	repl := map[string]string{
+		"unordered":   "ordering: unordered\n",
+		"offset":      "initialOffset: middle\n",
+		"no topics":   "topics: []\n",
+		"retry 0":     "retry: 0\n",
+		"bad backoff": "backoffDelay: 200ms\n",
+	}
+	for name, old := range cases {
+		t.Run(name, func(t *testing.T) {
+			b, err := readFile("../kafkasource.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := strings.Replace(b, old, repl[name], 1)
+			if y == b {
+				t.Fatalf("%q not in the shipped file", old)
+			}
+			var s KafkaSource
+			if err := decodeObject([]byte(y), "KafkaSource", &s); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.validate(); err == nil {
+				if _, err := deliveryPolicy(s.Spec.Delivery); err == nil {
+					t.Fatal("accepted")
+				}
+			}
+		})
+	}
+}
+
+func TestParseISODuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"PT0.2S": 200 * time.Millisecond, "PT30S": 30 * time.Second, "PT1M30S": 90 * time.Second, "P1DT2H": 26 * time.Hour} {
+		if got, err := parseISODuration(in); err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "P", "PT", "30s", "PT-1S", "PT1.S"} {
+		if _, err := parseISODuration(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func TestResolveSink(t *testing.T) {
+	objects := map[string]string{
+		"/api/v1/namespaces/fraud-detection/services/fraud-detector":                     `{"spec":{"ports":[{"name":"http","port":80}]}}`,
+		"/apis/serving.knative.dev/v1/namespaces/fraud-detection/services/fraud-detector": `{"status":{"address":{"url":"http://fraud-detector.fraud-detection.svc.cluster.local"}}}`,
+	}
+	get := func(_ context.Context, path string) ([]byte, error) {
+		if b, ok := objects[path]; ok {
+			return []byte(b), nil
+		}
+		return nil, errors.New("404")
+	}
+	for ref, want := range map[Ref]string{
+		{APIVersion: "v1", Kind: "Service", Name: "fraud-detector"}:                     "http://fraud-detector.fraud-detection.svc.cluster.local:80/",
+		{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: "fraud-detector"}: "http://fraud-detector.fraud-detection.svc.cluster.local",
+	} {
+		got, err := resolveSink(context.Background(), get, "fraud-detection", Destination{Ref: &ref})
+		if err != nil || got != want {
+			t.Errorf("%+v: %q %v, want %q", ref, got, err, want)
+		}
+	}
+	if _, err := resolveSink(context.Background(), get, "fraud-detection", Destination{Ref: &Ref{APIVersion: "v1", Kind: "Pod", Name: "x"}}); err == nil {
+		t.Error("a Pod sink was accepted")
+	}
+}
+
+func TestStatusOf(t *testing.T) {
+	if got := statusOf(&statusError{status: http.StatusBadRequest}); got != 400 {
+		t.Fatal(got)
+	}
+	if got := statusOf(errors.New("connection refused")); got != 503 {
+		t.Fatal(got)
+	}
+}
+
+func FuzzDecodeKafkaSource(f *testing.F) {
+	b, _ := readFile("../kafkasource.yaml")
+	f.Add([]byte(b))
+	f.Add([]byte("kind: KafkaSource\nspec: {delivery: {backoffDelay: PT1S}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s KafkaSource
+		if decodeObject(data, "KafkaSource", &s) != nil || s.validate() != nil {
+			return
+		}
+		p, err := deliveryPolicy(s.Spec.Delivery)
+		if err == nil && (p.retries < 1 || p.delay <= 0 || p.timeout <= 0) {
+			t.Fatalf("accepted policy %+v", p)
+		}
+	})
+}
