@@ -46,14 +46,14 @@ declare -A BUILD_TARGET=(
 )
 # Debian programs: name -> "user binaries..." (the first binary is the entrypoint).
 declare -A DEBIAN=(
-	[prometheus]="65534 /usr/bin/prometheus"
-	[alertmanager]="65534 /usr/bin/prometheus-alertmanager /usr/bin/amtool"
+	[prometheus]="65534 /usr/bin/prometheus:/bin/prometheus"
+	[alertmanager]="65534 /usr/bin/prometheus-alertmanager:/bin/alertmanager /usr/bin/amtool:/bin/amtool /usr/share/prometheus/alertmanager/default.tmpl"
 	[redis]="999 /usr/bin/redis-check-rdb:/usr/bin/redis-server /usr/bin/redis-cli /bin/sh /bin/grep"
 )
 declare -A GROUPS_=(
 	[pause]="pause"
 	[system]="coredns metrics-server kube-state-metrics"
-	[monitoring]="prometheus-operator prometheus-config-reloader prometheus alertmanager kafka-exporter"
+	[monitoring]="prometheus-operator prometheus-config-reloader prometheus alertmanager"
 	[app]="fraud-detector dispatcher loadgen admin-receiver redis"
 )
 GROUPS_[all]="${GROUPS_[pause]} ${GROUPS_[system]} ${GROUPS_[monitoring]} ${GROUPS_[app]}"
@@ -64,7 +64,8 @@ context() {
 	rm -rf "$ctx"; mkdir -p "$ctx"
 	cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
 	if [ -n "${REPO_PKG[$name]:-}" ]; then
-		(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/app" "${REPO_PKG[$name]}")
+		(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/app" "${REPO_PKG[$name]}") >&2
+		mkdir -p "$ctx/bin"
 		if [ "$name" = fraud-detector ]; then
 			mv "$ctx/app" "$ctx/fraud-detector"
 			echo "$root/config/image/Dockerfile.prebuilt"
@@ -74,6 +75,9 @@ context() {
 	elif [ -n "${MODULE_BIN[$name]:-}" ]; then
 		[ -x "${MODULE_BIN[$name]}" ] || "$here/build.sh" "${BUILD_TARGET[$name]}"
 		cp "${MODULE_BIN[$name]}" "$ctx/app"
+		# Also where the upstream image keeps it: prometheus-operator runs the reloader as
+		# /bin/prometheus-config-reloader.
+		mkdir -p "$ctx/bin"; cp "$ctx/app" "$ctx/bin/$name"
 		echo "$here/images/Dockerfile.static"
 	else
 		local spec=${DEBIAN[$name]} user first=1
