@@ -84,7 +84,7 @@ func TestParseISODuration(t *testing.T) {
 
 func TestResolveSink(t *testing.T) {
 	objects := map[string]string{
-		"/api/v1/namespaces/fraud-detection/services/fraud-detector":                     `{"spec":{"ports":[{"name":"http","port":80}]}}`,
+		"/api/v1/namespaces/fraud-detection/services/fraud-detector":                      `{"spec":{"ports":[{"name":"http","port":80}]}}`,
 		"/apis/serving.knative.dev/v1/namespaces/fraud-detection/services/fraud-detector": `{"status":{"address":{"url":"http://fraud-detector.fraud-detection.svc.cluster.local"}}}`,
 	}
 	get := func(_ context.Context, path string) ([]byte, error) {
