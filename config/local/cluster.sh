@@ -304,15 +304,17 @@ down() {
 	# iptables: kube-proxy's own cleanup, then any KUBE-/CNI- chain left, then the saved rules.
 	"$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
 	if [ -f "$S/saved/iptables" ]; then iptables-restore < "$S/saved/iptables" 2>/dev/null || true; fi
-	for tbl in filter nat mangle; do
-		# Jumps from the built-in chains first (a saved ruleset may be empty: nothing to restore).
-		iptables -t "$tbl" -S 2>/dev/null | awk '/^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-|CNI-)/' |
-			while read -r rule; do eval "iptables -t $tbl ${rule/-A/-D}" 2>/dev/null || true; done
-		for ch in $(iptables -t "$tbl" -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do
-			iptables -t "$tbl" -F "$ch" 2>/dev/null || true
-		done
-		for ch in $(iptables -t "$tbl" -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do
-			iptables -t "$tbl" -X "$ch" 2>/dev/null || true
+	for ipt in iptables ip6tables; do
+		for tbl in filter nat mangle; do
+			# Jumps from the built-in chains first (a saved ruleset may be empty: nothing to restore).
+			$ipt -t "$tbl" -S 2>/dev/null | awk '/^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-|CNI-)/' |
+				while read -r rule; do eval "$ipt -t $tbl ${rule/-A/-D}" 2>/dev/null || true; done
+			for ch in $($ipt -t "$tbl" -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do
+				$ipt -t "$tbl" -F "$ch" 2>/dev/null || true
+			done
+			for ch in $($ipt -t "$tbl" -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do
+				$ipt -t "$tbl" -X "$ch" 2>/dev/null || true
+			done
 		done
 	done
 	ip route del $SVC_NET dev fd-svc0 2>/dev/null || true
