@@ -67,6 +67,13 @@ prometheus_operator() {
   done
 }
 
-targets=${*:-kubernetes metrics-server kube-state-metrics coredns prometheus-operator}
+# Prometheus from its Go module: Debian's 2.42 is built without Kubernetes service discovery, so
+# it cannot read the configuration prometheus-operator writes (kubernetes_sd_configs).
+prometheus() {
+  build_module prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/prometheus \
+    "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#v0.}"
+}
+
+targets=${*:-kubernetes metrics-server kube-state-metrics coredns prometheus-operator prometheus}
 for t in $targets; do "${t//-/_}"; done
 log "done: $targets"

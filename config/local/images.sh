@@ -39,14 +39,15 @@ declare -A MODULE_BIN=(
 	[kube-state-metrics]=$bin/kube-state-metrics-$KSM_VERSION/kube-state-metrics
 	[prometheus-operator]=$bin/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-operator
 	[prometheus-config-reloader]=$bin/prometheus-config-reloader-$PROMETHEUS_OPERATOR_VERSION/prometheus-config-reloader
+	[prometheus]=$bin/prometheus-$PROMETHEUS_VERSION/prometheus
 )
 declare -A BUILD_TARGET=(
 	[coredns]=coredns [metrics-server]=metrics-server [kube-state-metrics]=kube-state-metrics
 	[prometheus-operator]=prometheus-operator [prometheus-config-reloader]=prometheus-operator
+	[prometheus]=prometheus
 )
 # Debian programs: name -> "user binaries..." (the first binary is the entrypoint).
 declare -A DEBIAN=(
-	[prometheus]="65534 /usr/bin/prometheus:/bin/prometheus"
 	[alertmanager]="65534 /usr/bin/prometheus-alertmanager:/bin/alertmanager /usr/bin/amtool:/bin/amtool /usr/share/prometheus/alertmanager/default.tmpl"
 	[redis]="999 /usr/bin/redis-check-rdb:/usr/bin/redis-server /usr/bin/redis-cli /bin/sh /bin/grep"
 )

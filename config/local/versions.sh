@@ -5,3 +5,4 @@ KSM_VERSION=v2.16.0
 COREDNS_VERSION=v1.15.0
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 PAUSE_IMAGE=fraud-detector.local/pause:dev
+PROMETHEUS_VERSION=v0.316.0 # the Go module of Prometheus 3.16.0
