@@ -71,7 +71,7 @@ prometheus_operator() {
 # it cannot read the configuration prometheus-operator writes (kubernetes_sd_configs).
 prometheus() {
   build_module prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/prometheus \
-    "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#v0.}"
+    "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#v0.3}"
 }
 
 targets=${*:-kubernetes metrics-server kube-state-metrics coredns prometheus-operator prometheus}
