@@ -54,7 +54,7 @@ declare -A DEBIAN=(
 declare -A GROUPS_=(
 	[pause]="pause"
 	[system]="coredns metrics-server kube-state-metrics"
-	[monitoring]="prometheus-operator prometheus-config-reloader prometheus alertmanager"
+	[monitoring]="prometheus-operator prometheus-config-reloader prometheus alertmanager kafka-exporter"
 	[app]="fraud-detector dispatcher loadgen admin-receiver redis"
 )
 GROUPS_[all]="${GROUPS_[pause]} ${GROUPS_[system]} ${GROUPS_[monitoring]} ${GROUPS_[app]}"
