@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fraud-detector/fraud-detector/internal/httpserve"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 )
 
@@ -73,8 +74,11 @@ func main() {
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	srv := &http.Server{Addr: f.metrics, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	served := make(chan struct{})
 	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(served)
+		if err := httpserve.Run(serveCtx, srv); err != nil {
 			log.Error("dispatcher: metrics listener", "error", err)
 		}
 	}()
@@ -86,9 +90,8 @@ func main() {
 		log.Error("dispatcher stopped", "error", err)
 		os.Exit(1)
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdown)
+	stopServing()
+	<-served
 }
 
 // load reads the KafkaSource (and its dead-letter KafkaSink) and resolves the sink.

@@ -31,6 +31,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fraud-detector/fraud-detector/internal/httpserve"
 )
 
 // config is every flag, validated once.
@@ -109,14 +111,8 @@ func main() {
 	srv := &http.Server{Addr: cfg.listen, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
 	log.Info("kafka-exporter listening", "address", cfg.listen, "kafka", cfg.servers)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := httpserve.Run(ctx, srv); err != nil {
 		log.Error("kafka-exporter stopped", "error", err)
 		os.Exit(1)
 	}
