@@ -39,14 +39,10 @@ type amcReceiver struct {
 }
 
 type alertmanagerConfig struct {
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name      string            `yaml:"name"`
-		Namespace string            `yaml:"namespace"`
-		Labels    map[string]string `yaml:"labels"`
-	} `yaml:"metadata"`
-	Spec struct {
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
+	Spec       struct {
 		Route        amcRoute `yaml:"route"`
 		InhibitRules []struct {
 			SourceMatch []amcMatcher `yaml:"sourceMatch"`

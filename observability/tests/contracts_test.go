@@ -42,17 +42,20 @@ const (
 	adminReceiverPath    = "/alerts"
 )
 
+// objectMeta is the part of an object's metadata the tests read.
+type objectMeta struct {
+	Name      string            `yaml:"name"`
+	Namespace string            `yaml:"namespace"`
+	Labels    map[string]string `yaml:"labels"`
+}
+
 // manifest is one Kubernetes object of a YAML file, decoded loosely: the fields the contracts need.
 type manifest struct {
-	Source     string `yaml:"-"`
-	APIVersion string `yaml:"apiVersion"`
-	Kind       string `yaml:"kind"`
-	Metadata   struct {
-		Name      string            `yaml:"name"`
-		Namespace string            `yaml:"namespace"`
-		Labels    map[string]string `yaml:"labels"`
-	} `yaml:"metadata"`
-	Spec yaml.Node `yaml:"spec"`
+	Source     string     `yaml:"-"`
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
+	Spec       yaml.Node  `yaml:"spec"`
 }
 
 // readManifests returns the objects (documents with a kind) of a YAML file.
