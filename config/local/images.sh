@@ -48,7 +48,7 @@ declare -A BUILD_TARGET=(
 )
 # Debian programs: name -> "user binaries..." (the first binary is the entrypoint).
 declare -A DEBIAN=(
-	[alertmanager]="65534 /usr/bin/prometheus-alertmanager:/bin/alertmanager /usr/bin/amtool:/bin/amtool /usr/share/prometheus/alertmanager/default.tmpl"
+	[alertmanager]="65534 /usr/bin/prometheus-alertmanager:/bin/alertmanager /usr/bin/amtool:/bin/amtool /usr/share/prometheus/alertmanager/default.tmpl /usr/share/prometheus/alertmanager/email.tmpl"
 	[redis]="999 /usr/bin/redis-check-rdb:/usr/bin/redis-server /usr/bin/redis-cli /bin/sh /bin/grep"
 )
 declare -A GROUPS_=(
