@@ -248,9 +248,12 @@ evictionHard:
   imagefs.available: 2%
 maxPods: 60
 EOF
+	# --containerd (deprecated, still read by the kubelet's cAdvisor): without it cAdvisor looks for
+	# /run/containerd/containerd.sock, finds nothing, and /metrics/cadvisor has only pod-level
+	# cgroups: no container, image or container-level CPU, which the CPU recording rules need.
 	start kubelet "$K8S_BIN/kubelet" --config="$S/kubelet/config.yaml" --kubeconfig=$p/kubelet.kubeconfig \
 		--node-ip=$NODE_IP --hostname-override=$NODE --root-dir="$S/kubelet/root" \
-		--volume-plugin-dir="$S/kubelet/flexvolume"
+		--volume-plugin-dir="$S/kubelet/flexvolume" --containerd="$S/containerd/containerd.sock"
 	start kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig=$p/kube-proxy.kubeconfig --proxy-mode=iptables \
 		--cluster-cidr=$POD_NET --hostname-override=$NODE --conntrack-max-per-core=0 \
 		--conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
@@ -286,6 +289,9 @@ stop_pid() { # stop_pid NAME: SIGTERM, then SIGKILL after 20 s
 
 down() {
 	[ -d "$S" ] || { log "not up"; return 0; }
+	# The host services attack.sh started for the cluster (Kafka, MLflow), and Kafka's data folder.
+	for f in "$S"/pid/host-*; do [ -e "$f" ] && stop_pid "${f##*/}"; done
+	if [ -f "$S/kafka/data" ]; then rm -rf "$(cat "$S/kafka/data")"; fi
 	# Pods first, while the runtime still answers, so their shims and network namespaces go.
 	if [ -S "$S/containerd/containerd.sock" ]; then
 		stop_pid kubelet

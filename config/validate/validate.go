@@ -14,6 +14,7 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -106,6 +107,7 @@ var extraKinds = map[schema.GroupVersionKind]func() any{
 	monitoringv1.SchemeGroupVersion.WithKind("Prometheus"):                        func() any { return new(monitoringv1.Prometheus) },
 	monitoringv1.SchemeGroupVersion.WithKind("Alertmanager"):                      func() any { return new(monitoringv1.Alertmanager) },
 	{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}:          func() any { return new(APIService) },
+	apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"):       func() any { return new(apiextensionsv1.CustomResourceDefinition) },
 	monitoringv1alpha1.SchemeGroupVersion.WithKind("AlertmanagerConfig"):          func() any { return new(monitoringv1alpha1.AlertmanagerConfig) },
 	{Group: "kustomize.config.k8s.io", Version: "v1beta1", Kind: "Kustomization"}: func() any { return new(types.Kustomization) },
 	{Group: "sources.knative.dev", Version: "v1beta1", Kind: "KafkaSource"}:       func() any { return new(KafkaSource) },

@@ -11,12 +11,14 @@
 #   kafka.sh perf ARGS...   run kafka-producer-perf-test (org.apache.kafka.tools.ProducerPerformance)
 #   kafka.sh classpath   print the classpath (for Kafka's own tools)
 #
-# Environment: CACHE, KAFKA_VERSION, KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093),
+# Environment: CACHE, KAFKA_VERSION, KAFKA_HOST (127.0.0.1: the address it listens on and advertises;
+# config/local gives the cluster node's bridge address), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093),
 # KAFKA_STATE (state folder: pid, storage), KAFKA_PARTITIONS (12), KAFKA_INPUT_PARTITIONS (48).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${CACHE:=$HOME/.cache/fraud-detector}"
 : "${KAFKA_VERSION:=4.1.1}"
+: "${KAFKA_HOST:=127.0.0.1}"
 : "${KAFKA_PORT:=19092}"
 : "${KAFKA_CONTROLLER_PORT:=19093}"
 : "${KAFKA_STATE:=${TMPDIR:-/tmp}/fraud-detector-kafka-$KAFKA_PORT}"
@@ -28,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${KAFKA_HEAP:=-Xms256m -Xmx1g}"
 export CACHE KAFKA_VERSION
 libs="$CACHE/kafka-$KAFKA_VERSION/libs"
-bootstrap="127.0.0.1:$KAFKA_PORT"
+bootstrap="$KAFKA_HOST:$KAFKA_PORT"
 # Topics the design names (see shared design.md), each with KAFKA_PARTITIONS partitions.
 topics=(transactions-input fraud-predictions fraud-labels transactions-dead-letter)
 
@@ -59,8 +61,8 @@ configure() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
@@ -173,7 +175,8 @@ up)
 	fi
 	configure
 	start
-	create_topics
+	# KAFKA_CREATE_TOPICS=0: the caller creates them (config/local: from the KafkaTopic objects).
+	[[ ${KAFKA_CREATE_TOPICS:-1} == 0 ]] || create_topics
 	;;
 start) start ;;
 stop) stop ;;

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The plan's attack on the local cluster (issue 11): the plain variant and observability/ as
+# shipped (through the local overlay app/), Kafka and MLflow on the host, the loadgen Job driving
+# 50 -> 200 -> 500 -> 1,500 TPS into transactions-input, a recorder writing the timeline every
+# 15 s, and at the end the report under out/ and its final `cluster-attack:` line.
+#
+#   attack.sh [ci|full]    ci: phases 30s/60s/150s/660s (make test-cluster); full: loadgen's
+#                          attack profile as it ships (2m/3m/3m/10m)
+#
+# Needs the cluster and its monitoring stack (make cluster-up) and MLFLOW_BIN (an `mlflow`
+# command; the Makefile passes the retraining venv's). Leaves the cluster running with the
+# application deployed; `cluster.sh down` stops everything, the host's Kafka and MLflow included.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$here/versions.sh"
+: "${CACHE:=$HOME/.cache/fraud-detector}"
+: "${CLUSTER_STATE:=/var/lib/fraud-detector-cluster}"
+: "${MLFLOW_BIN:?set MLFLOW_BIN to an mlflow command (make test-cluster does)}"
+S=$CLUSTER_STATE
+profile=${1:-ci}
+case $profile in
+ci) durations=30s,60s,150s,660s ;;
+full) durations=2m,3m,3m,10m ;;
+*) echo "attack.sh: profile $profile: want ci or full" >&2; exit 2 ;;
+esac
+durations=${ATTACK_DURATIONS:-$durations} # experiments: four phase lengths
+eval "$("$here/cluster.sh" env)"
+log() { printf '%s attack: %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "$*"; exit 1; }
+"$here/cluster.sh" status || die "the cluster is not up: make cluster-up"
+NODE_IP=10.250.0.1 # cluster.sh's node address; app/external.yaml names it too (a test checks)
+out=$root/out/cluster-attack-$profile
+rm -rf "$out"; mkdir -p "$out"
+
+# --- host services: Kafka and MLflow on the node's bridge address ------------------------------
+export KAFKA_HOST=$NODE_IP KAFKA_PORT=9092 KAFKA_CONTROLLER_PORT=9093 KAFKA_STATE=$S/kafka KAFKA_CREATE_TOPICS=0
+"$root/eventing/local/kafka.sh" up >&2
+cp "$KAFKA_STATE/pid" "$S/pid/host-kafka"
+
+if ! curl -sf "http://$NODE_IP:5000/health" >/dev/null 2>&1; then
+	mkdir -p "$S/mlflow" "$S/log"
+	# The function asks for mlflow.mlflow.svc.cluster.local:5000: MLflow's Host check must allow it.
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$MLFLOW_BIN" server \
+		--backend-store-uri "sqlite:///$S/mlflow/mlflow.db" --artifacts-destination "$S/mlflow/artifacts" \
+		--host "$NODE_IP" --port 5000 --workers 1 \
+		--allowed-hosts "mlflow.mlflow.svc.cluster.local:5000,mlflow.mlflow.svc:5000,mlflow.mlflow:5000,$NODE_IP:5000" \
+		>"$S/log/mlflow.log" 2>&1 </dev/null &
+	echo $! >"$S/pid/host-mlflow"
+	for _ in $(seq 240); do curl -sf "http://$NODE_IP:5000/health" >/dev/null 2>&1 && break; sleep 0.5; done
+	curl -sf "http://$NODE_IP:5000/health" >/dev/null || { tail -20 "$S/log/mlflow.log" >&2; die "MLflow did not start"; }
+	"$(dirname "$MLFLOW_BIN")/python" "$here/attack/champion.py" "http://$NODE_IP:5000" "$root/internal/model/builtin" >&2
+fi
+
+# --- images and the application -----------------------------------------------------------------
+"$here/images.sh" app
+mkdir -p "$S/volumes/redis-data"; chown 999:999 "$S/volumes/redis-data"
+kubectl apply -f "$here/crds" >/dev/null
+kubectl wait --for=condition=Established crd/kafkasources.sources.knative.dev crd/kafkasinks.eventing.knative.dev crd/kafkatopics.kafka.strimzi.io --timeout=60s >/dev/null
+kubectl delete job -n fraud-detection loadgen-attack --ignore-not-found --wait=true >/dev/null
+kubectl apply -k "$here/app" >/dev/null
+# The topic operator's part: every KafkaTopic as declared (eventing/topics), on the host broker.
+kubectl get kafkatopics -n kafka -o jsonpath='{range .items[*]}{.metadata.name} {.spec.partitions}{"\n"}{end}' |
+	while read -r name parts; do "$root/eventing/local/kafka.sh" topic "$name" "$parts"; done
+log "topics: $(kubectl get kafkatopics -n kafka -o jsonpath='{.items[*].metadata.name}')"
+
+for d in fraud-detector kafkasource-dispatcher admin-receiver kafka-exporter; do
+	kubectl -n fraud-detection rollout status "deployment/$d" --timeout=240s >/dev/null
+done
+kubectl -n fraud-detection rollout status statefulset/fraud-detector-redis --timeout=240s >/dev/null
+# The HPA raises the Deployment's single replica to its minimum.
+for _ in $(seq 120); do
+	[ "$(kubectl -n fraud-detection get deployment fraud-detector -o jsonpath='{.status.readyReplicas}')" = 4 ] && break; sleep 2
+done
+kubectl -n fraud-detection get hpa,pods -o wide >"$out/before.txt"
+log "deployed: $(kubectl -n fraud-detection get deployment fraud-detector -o jsonpath='{.status.readyReplicas}') function pods ready"
+
+# --- the attack --------------------------------------------------------------------------------
+go build -o "$S/attack-recorder" "$root/config/local/attack"
+sed "s/ATTACK_DURATIONS/$durations/" "$here/attack/loadgen-job.yaml" | kubectl apply -f - >/dev/null
+pod_ip() { kubectl -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
+"$S/attack-recorder" --out "$out" --profile "$profile" --variant plain --kubectl "$(command -v kubectl)" \
+	--prometheus "http://$(pod_ip monitoring prometheus-kube-prometheus-stack-prometheus-0):9090" \
+	--alertmanager "http://$(pod_ip monitoring alertmanager-kube-prometheus-stack-alertmanager-0):9093" \
+	--receiver "http://$(kubectl -n fraud-detection get svc admin-receiver -o jsonpath='{.spec.clusterIP}'):8080" \
+	--pid-dir "$S/pid" --check

@@ -1,0 +1,435 @@
+package validate
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+)
+
+// The local cluster's overlay (config/local/app) is the shipped plain variant and observability/
+// with only what this machine forces changed. These tests hold it to that, and hold the names
+// it shares with the scripts (node address, images, receiver, volume claim) together.
+
+const localApp = "config/local/app"
+
+func key(o Object) string {
+	var m struct {
+		Metadata struct {
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(o.JSON, &m)
+	return o.GVK.GroupKind().String() + "/" + m.Metadata.Namespace + "/" + o.Name
+}
+
+func byKey(objs []Object) map[string]Object {
+	out := map[string]Object{}
+	for _, o := range objs {
+		out[key(o)] = o
+	}
+	return out
+}
+
+// withoutImages returns the document with every container image blanked, as generic JSON.
+func withoutImages(t *testing.T, o Object) any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(o.JSON, &m); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, c := range x {
+				if k == "image" {
+					if _, ok := c.(string); ok {
+						x[k] = ""
+						continue
+					}
+				}
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(m)
+	return m
+}
+
+// imagesBuilt are the names config/local/images.sh can build (its REPO_PKG, MODULE_BIN and DEBIAN tables).
+func imagesBuilt(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repo, "config/local/images.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s*\[([a-z0-9-]+)\]=`).FindAllStringSubmatch(string(b), -1) {
+		out[m[1]] = true
+	}
+	return out
+}
+
+// scriptVar reads NAME=value from a shell script of config/local.
+func scriptVar(t *testing.T, file, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repo, "config/local", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^` + name + `=([0-9A-Za-z./_-]+)`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("config/local/%s sets no %s", file, name)
+	}
+	return m[1]
+}
+
+func TestLocalOverlayChangesOnlyWhatTheMachineForces(t *testing.T) {
+	local := byKey(render(t, localApp))
+	shipped := append(render(t, "config/kubernetes"), render(t, "observability")...)
+	built := imagesBuilt(t)
+	image := regexp.MustCompile(`^fraud-detector\.local/([a-z0-9-]+):dev$`)
+	for _, s := range shipped {
+		l, ok := local[key(s)]
+		if !ok {
+			t.Errorf("%s is shipped but missing from the local overlay", key(s))
+			continue
+		}
+		delete(local, key(s))
+		if !jsonEqual(withoutImages(t, s), withoutImages(t, l)) {
+			t.Errorf("%s differs from the shipped one in more than its images", key(s))
+		}
+		for _, p := range Pods(l) {
+			for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+				m := image.FindStringSubmatch(c.Image)
+				if m == nil || !built[m[1]] {
+					t.Errorf("%s: container %s: image %q is not one config/local/images.sh builds", key(l), c.Name, c.Image)
+				}
+				if c.ImagePullPolicy == corev1.PullAlways {
+					t.Errorf("%s: container %s pulls always; nothing can be pulled here", key(l), c.Name)
+				}
+			}
+		}
+	}
+	// What is left is what the overlay adds; each is named in its kustomization.
+	var added []string
+	for k := range local {
+		added = append(added, k)
+	}
+	sort.Strings(added)
+	want := []string{
+		"Deployment.apps/fraud-detection/admin-receiver",
+		"Deployment.apps/fraud-detection/kafkasource-dispatcher",
+		"EndpointSlice.discovery.k8s.io/kafka/my-cluster-kafka-bootstrap-host",
+		"EndpointSlice.discovery.k8s.io/mlflow/mlflow-host",
+		"Namespace/kafka/", "Namespace/mlflow/",
+		"PersistentVolume//fraud-detector-redis-data",
+		"Role.rbac.authorization.k8s.io/fraud-detection/kafkasource-dispatcher",
+		"RoleBinding.rbac.authorization.k8s.io/fraud-detection/kafkasource-dispatcher",
+		"Secret/fraud-detection/fraud-detector-redis",
+		"Service/fraud-detection/admin-receiver",
+		"Service/kafka/my-cluster-kafka-bootstrap",
+		"Service/mlflow/mlflow",
+		"ServiceAccount/fraud-detection/kafkasource-dispatcher",
+	}
+	for i := range want {
+		if strings.HasPrefix(want[i], "Namespace/") {
+			want[i] = "Namespace//" + strings.TrimSuffix(strings.TrimPrefix(want[i], "Namespace/"), "/")
+		}
+	}
+	sort.Strings(want)
+	if strings.Join(added, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the overlay adds:\n%s\nwant:\n%s", strings.Join(added, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// The host services' addresses: the node address of cluster.sh, which attack.sh binds Kafka
+// and MLflow to, and the ports the shipped manifests dial.
+func TestLocalHostServices(t *testing.T) {
+	node := scriptVar(t, "cluster.sh", "NODE_IP")
+	if got := scriptVar(t, "attack.sh", "NODE_IP"); got != node {
+		t.Errorf("attack.sh binds the host services to %s, cluster.sh's node is %s", got, node)
+	}
+	objs := render(t, localApp)
+	services := map[string]*corev1.Service{}
+	for _, o := range objs {
+		if s, ok := o.Value.(*corev1.Service); ok {
+			services[s.Namespace+"/"+s.Name] = s
+		}
+	}
+	slices := 0
+	for _, o := range objs {
+		es, ok := o.Value.(*discoveryv1.EndpointSlice)
+		if !ok {
+			continue
+		}
+		slices++
+		svc := services[es.Namespace+"/"+es.Labels[discoveryv1.LabelServiceName]]
+		if svc == nil {
+			t.Errorf("EndpointSlice %s/%s: no Service %q", es.Namespace, es.Name, es.Labels[discoveryv1.LabelServiceName])
+			continue
+		}
+		if len(svc.Spec.Selector) != 0 {
+			t.Errorf("Service %s has a selector: its EndpointSlice would be fought over", svc.Name)
+		}
+		for _, e := range es.Endpoints {
+			if len(e.Addresses) != 1 || e.Addresses[0] != node {
+				t.Errorf("EndpointSlice %s/%s names %v, want the node %s", es.Namespace, es.Name, e.Addresses, node)
+			}
+		}
+		for _, sp := range svc.Spec.Ports {
+			found := false
+			for _, p := range es.Ports {
+				found = found || (p.Port != nil && *p.Port == sp.TargetPort.IntVal && p.Name != nil && *p.Name == sp.Name)
+			}
+			if !found {
+				t.Errorf("Service %s/%s port %s -> %d has no matching EndpointSlice port", svc.Namespace, svc.Name, sp.Name, sp.TargetPort.IntVal)
+			}
+		}
+	}
+	if slices != 2 {
+		t.Errorf("%d EndpointSlices, want Kafka's and MLflow's", slices)
+	}
+	// What the function and the KafkaSource dial must be those Services.
+	for _, o := range objs {
+		d, ok := o.Value.(*appsv1.Deployment)
+		if !ok || d.Name != "fraud-detector" {
+			continue
+		}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			switch e.Name {
+			case "KAFKA_BROKERS":
+				wantService(t, services, "tcp://"+e.Value, e.Name)
+			case "MLFLOW_TRACKING_URI":
+				wantService(t, services, e.Value, e.Name)
+			}
+		}
+	}
+	for _, o := range objs {
+		if ks, ok := o.Value.(*KafkaSource); ok {
+			for _, b := range ks.Spec.BootstrapServers {
+				wantService(t, services, "tcp://"+b, "KafkaSource bootstrapServers")
+			}
+		}
+	}
+}
+
+// wantService checks that rawURL's host:port is a Service of the overlay.
+func wantService(t *testing.T, services map[string]*corev1.Service, rawURL, what string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Errorf("%s %q: %v", what, rawURL, err)
+		return
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		t.Errorf("%s %q: %v", what, rawURL, err)
+		return
+	}
+	parts := strings.Split(host, ".")
+	if len(parts) < 2 {
+		t.Errorf("%s %q: not a Service name", what, rawURL)
+		return
+	}
+	svc := services[parts[1]+"/"+parts[0]]
+	if svc == nil {
+		t.Errorf("%s %q: no Service %s/%s in the overlay", what, rawURL, parts[1], parts[0])
+		return
+	}
+	for _, p := range svc.Spec.Ports {
+		if strconv.Itoa(int(p.Port)) == port {
+			return
+		}
+	}
+	t.Errorf("%s %q: Service %s/%s has no port %s", what, rawURL, parts[1], parts[0], port)
+}
+
+// The admin route's webhook reaches the receiver the overlay deploys, on the port it listens on.
+func TestLocalAdminReceiver(t *testing.T) {
+	objs := render(t, localApp)
+	services := map[string]*corev1.Service{}
+	var receiver *appsv1.Deployment
+	for _, o := range objs {
+		switch x := o.Value.(type) {
+		case *corev1.Service:
+			services[x.Namespace+"/"+x.Name] = x
+		case *appsv1.Deployment:
+			if x.Name == "admin-receiver" {
+				receiver = x
+			}
+		}
+	}
+	if receiver == nil {
+		t.Fatal("no admin-receiver Deployment")
+	}
+	urls := 0
+	for _, o := range objs {
+		ac, ok := o.Value.(*monitoringv1alpha1.AlertmanagerConfig)
+		if !ok {
+			continue
+		}
+		for _, r := range ac.Spec.Receivers {
+			for _, w := range r.WebhookConfigs {
+				if w.URL == nil || r.Name != "admin" {
+					continue
+				}
+				urls++
+				wantService(t, services, string(*w.URL), "admin webhook")
+				svc := services["fraud-detection/admin-receiver"]
+				if svc == nil {
+					continue
+				}
+				if !labelsMatch(svc.Spec.Selector, receiver.Spec.Template.Labels) {
+					t.Errorf("Service admin-receiver selects %v, the receiver's pods are %v", svc.Spec.Selector, receiver.Spec.Template.Labels)
+				}
+				if p := svc.Spec.Ports[0].TargetPort.StrVal; p != receiver.Spec.Template.Spec.Containers[0].Ports[0].Name {
+					t.Errorf("Service admin-receiver targets port %q, the container names %q", p, receiver.Spec.Template.Spec.Containers[0].Ports[0].Name)
+				}
+				if u, _ := url.Parse(string(*w.URL)); u == nil || u.Path != "/alerts" {
+					t.Errorf("admin webhook %q: the receiver takes POST /alerts", *w.URL)
+				}
+			}
+		}
+	}
+	if urls == 0 {
+		t.Error("no admin webhook in the AlertmanagerConfig")
+	}
+}
+
+func labelsMatch(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Redis' claim binds to the static volume; the dispatcher may read what its KafkaSource names;
+// every custom kind the overlay applies has a CRD (prometheus-operator's come from its module).
+func TestLocalVolumeRBACAndCRDs(t *testing.T) {
+	objs := render(t, localApp)
+	var pv *corev1.PersistentVolume
+	var role *rbacv1.Role
+	var sts []*appsv1.StatefulSet
+	var source *KafkaSource
+	for _, o := range objs {
+		switch x := o.Value.(type) {
+		case *corev1.PersistentVolume:
+			pv = x
+		case *rbacv1.Role:
+			role = x
+		case *appsv1.StatefulSet:
+			sts = append(sts, x)
+		case *KafkaSource:
+			source = x
+		}
+	}
+	if pv == nil || role == nil || len(sts) != 1 || source == nil {
+		t.Fatalf("want one PersistentVolume, Role, StatefulSet and KafkaSource in the overlay")
+	}
+	s := sts[0]
+	tpl := s.Spec.VolumeClaimTemplates[0]
+	claim := tpl.Name + "-" + s.Name + "-0"
+	if pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.Name != claim || pv.Spec.ClaimRef.Namespace != s.Namespace {
+		t.Errorf("the volume is reserved for %v, the StatefulSet's claim is %s/%s", pv.Spec.ClaimRef, s.Namespace, claim)
+	}
+	if pv.Spec.Capacity.Storage().Cmp(*tpl.Spec.Resources.Requests.Storage()) < 0 {
+		t.Errorf("the volume holds %s, the claim asks %s", pv.Spec.Capacity.Storage(), tpl.Spec.Resources.Requests.Storage())
+	}
+	if pv.Spec.StorageClassName != ptrOr(tpl.Spec.StorageClassName) {
+		t.Errorf("storage class %q vs the claim's %q: they would not bind", pv.Spec.StorageClassName, ptrOr(tpl.Spec.StorageClassName))
+	}
+	allowed := func(apiVersion, kind string) bool {
+		gv, _ := schema.ParseGroupVersion(apiVersion)
+		plural := strings.ToLower(kind) + "s"
+		for _, r := range role.Rules {
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					if g == gv.Group && res == plural {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	refs := []*duckv1.Destination{&source.Spec.Sink}
+	if source.Spec.Delivery != nil && source.Spec.Delivery.DeadLetterSink != nil {
+		refs = append(refs, source.Spec.Delivery.DeadLetterSink)
+	}
+	refs = append(refs, &duckv1.Destination{Ref: &duckv1.KReference{APIVersion: "sources.knative.dev/v1beta1", Kind: "KafkaSource"}})
+	for _, d := range refs {
+		if d.Ref != nil && !allowed(d.Ref.APIVersion, d.Ref.Kind) {
+			t.Errorf("the dispatcher's Role cannot get %s %s", d.Ref.APIVersion, d.Ref.Kind)
+		}
+	}
+	// CRDs for every custom kind that is not prometheus-operator's.
+	crds := map[schema.GroupVersionKind]bool{}
+	for _, d := range readLocalCRDs(t) {
+		for _, v := range d.Spec.Versions {
+			if v.Served {
+				crds[schema.GroupVersionKind{Group: d.Spec.Group, Version: v.Name, Kind: d.Spec.Names.Kind}] = true
+			}
+		}
+	}
+	for _, o := range objs {
+		if scheme.Scheme.Recognizes(o.GVK) || o.GVK.Group == "monitoring.coreos.com" || o.GVK.Group == "kustomize.config.k8s.io" {
+			continue // built in, or prometheus-operator's (stack.sh applies its CRDs)
+		}
+		if !crds[o.GVK] {
+			t.Errorf("%s: no CRD in config/local/crds serves %s", key(o), o.GVK)
+		}
+	}
+}
+
+func ptrOr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func readLocalCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	docs, err := ReadFile(filepath.Join(repo, "config/local/crds/kafka-crds.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*apiextensionsv1.CustomResourceDefinition
+	for _, o := range decodeAll(t, docs) {
+		out = append(out, o.Value.(*apiextensionsv1.CustomResourceDefinition))
+	}
+	return out
+}
