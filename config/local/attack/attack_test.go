@@ -111,9 +111,9 @@ func TestCheckFindsEachShortfall(t *testing.T) {
 		"error-rate alert": {func(r *Recording) {
 			r.Samples[10].Alerts["FraudDetectorHighErrorRate"] = "firing"
 		}, "FraudDetectorHighErrorRate fired"},
-		"lost one": {func(r *Recording) { r.Delivery.Predicted--; r.Delivery.Lost = 1 }, "lost=1"},
-		"no verdict": {func(r *Recording) { r.Delivery = nil }, "no delivery verdict"},
-		"targets down": {func(r *Recording) { r.Samples[len(r.Samples)-1].TargetsUp = 5 }, "PodMonitor's targets"},
+		"lost one":        {func(r *Recording) { r.Delivery.Predicted--; r.Delivery.Lost = 1 }, "lost=1"},
+		"no verdict":      {func(r *Recording) { r.Delivery = nil }, "no delivery verdict"},
+		"targets down":    {func(r *Recording) { r.Samples[len(r.Samples)-1].TargetsUp = 5 }, "PodMonitor's targets"},
 		"no model series": {func(r *Recording) { r.ModelSeries = nil }, "no ml_model_* series"},
 		"HPA bounds": {func(r *Recording) {
 			for i := range r.HPA {
@@ -217,7 +217,9 @@ func (f *fakeSource) JobDone(context.Context) (bool, bool, error) { return f.cal
 func (f *fakeSource) LoadgenLog(context.Context) (string, error) {
 	return "sent=5 predicted=5 lost=0 duplicates=0\n", nil
 }
-func (f *fakeSource) ModelSeries(context.Context) ([]string, error) { return []string{"ml_model_info"}, nil }
+func (f *fakeSource) ModelSeries(context.Context) ([]string, error) {
+	return []string{"ml_model_info"}, nil
+}
 
 func TestRecordStopsWhenTheJobIsDone(t *testing.T) {
 	src := &fakeSource{n: 3, rec: synthetic()}
