@@ -98,8 +98,8 @@ func summary(rec *Recording, r Result) string {
 // --- the picture -------------------------------------------------------------------------
 
 const (
-	svgW, left, right = 1000.0, 70.0, 20.0
-	panelH, gap       = 130.0, 30.0
+	svgW, left, right = 1150.0, 200.0, 20.0
+	panelH, gap       = 130.0, 40.0
 )
 
 type series struct {
@@ -150,7 +150,8 @@ func picture(rec *Recording, r Result) string {
 	svgH := alertsTop + float64(len(alertNames))*rowH + 50
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", svgW, svgH)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%.0f" y="16" font-size="14">%s</text>`+"\n", left, esc(strings.TrimPrefix(r.Line(), "cluster-attack: ")))
+	fmt.Fprintf(&b, `<text x="%.0f" y="16" font-size="13" font-weight="bold">The attack on the local cluster (%s variant, %s profile)</text>`+"\n", left, esc(r.Variant), esc(rec.Profile))
+	fmt.Fprintf(&b, `<text x="%.0f" y="30" font-size="10">%s</text>`+"\n", left, esc(strings.TrimPrefix(r.Line(), "cluster-attack: ")))
 	for i, p := range panels {
 		top := gap + float64(i)*(panelH+gap)
 		ymax := p.ymax
@@ -196,14 +197,14 @@ func picture(rec *Recording, r Result) string {
 			flush()
 			fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="2" stroke-dasharray="%s"/><text x="%.0f" y="%.0f">%s</text>`+"\n",
 				lx, lx+18, top+9, top+9, l.color, l.dash, lx+22, top+12, esc(l.name))
-			lx += 40 + 6*float64(len(l.name))
+			lx += 40 + 6.5*float64(len(l.name))
 		}
 	}
 	// Alert states, one row each: pending orange, firing red.
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-weight="bold">alerts (Prometheus): pending, firing</text>`+"\n", left+4, alertsTop-6)
 	for i, name := range alertNames {
 		yy := alertsTop + float64(i)*rowH
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end" font-size="9">%s</text>`, left-4, yy+11, esc(shortAlert(name)))
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end" font-size="10">%s</text>`, left-4, yy+11, esc(name))
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="#f4f4f4"/>`+"\n", left, yy+2, svgW-left-right, rowH-4)
 		for j, s := range rec.Samples {
 			st := s.Alerts[name]
@@ -239,10 +240,6 @@ func picture(rec *Recording, r Result) string {
 	}
 	b.WriteString("\n</svg>\n")
 	return b.String()
-}
-
-func shortAlert(name string) string {
-	return strings.TrimPrefix(strings.TrimPrefix(name, "FraudDetector"), "AdminNotification_")
 }
 
 func num(v float64) string {
