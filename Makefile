@@ -66,3 +66,18 @@ cluster-up:
 
 cluster-down:
 	config/local/cluster.sh down
+
+# The plan's attack on the local cluster (issue 11, config/local/README.md): test-cluster runs the
+# CI-length profile and checks what the issue asks; attack-full runs loadgen's attack profile as
+# it ships. Both bring the cluster up, write the report under out/cluster-attack-PROFILE/ and take
+# the cluster down again (KEEP_CLUSTER=1 keeps it for a look).
+.PHONY: test-cluster attack-full
+test-cluster: $(PIPELINE_VENV)/.installed
+	$(MAKE) cluster-up
+	rc=0; MLFLOW_BIN=$(PIPELINE_VENV)/bin/mlflow config/local/attack.sh ci || rc=$$?; \
+		[ -n "$(KEEP_CLUSTER)" ] || config/local/cluster.sh down; exit $$rc
+
+attack-full: $(PIPELINE_VENV)/.installed
+	$(MAKE) cluster-up
+	rc=0; MLFLOW_BIN=$(PIPELINE_VENV)/bin/mlflow config/local/attack.sh full || rc=$$?; \
+		[ -n "$(KEEP_CLUSTER)" ] || config/local/cluster.sh down; exit $$rc

@@ -3,10 +3,18 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestShippedKafkaSource(t *testing.T) {
@@ -130,4 +138,47 @@ func FuzzDecodeKafkaSource(f *testing.F) {
 			t.Fatalf("accepted policy %+v", p)
 		}
 	})
+}
+
+// Ordered delivery keeps one event in flight per partition: the deliverer must reuse a
+// connection per in-flight event, not open one per request (net/http keeps 2 idle per host).
+func TestDelivererReusesConnections(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(2 * time.Millisecond)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	d, err := newDeliverer(srv.URL, 5*time.Second, newMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const inFlight, rounds = 48, 20
+	var wg sync.WaitGroup
+	for p := 0; p < inFlight; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				e := event.New()
+				e.SetID(fmt.Sprintf("%d-%d", p, i))
+				e.SetSource("test")
+				e.SetType("dev.knative.kafka.event")
+				if _, err := d.deliver(context.Background(), e); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(p)
+	}
+	wg.Wait()
+	if n := conns.Load(); n > inFlight {
+		t.Errorf("%d connections opened for %d events %d at a time, want at most %d", n, inFlight*rounds, inFlight, inFlight)
+	}
 }

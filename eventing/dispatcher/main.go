@@ -239,8 +239,16 @@ type deliverer struct {
 	m       *metrics
 }
 
+// maxIdlePerHost keeps a connection per event in flight: ordered delivery has one per partition
+// (48 on transactions-input), unordered more. With net/http's default of 2 idle connections per
+// host every other request opened a new one: measured on the local cluster, the dispatcher spent
+// 1.7 ms of CPU per event and the function's pods a large part of theirs on connection set-up.
+const maxIdlePerHost = 256
+
 func newDeliverer(target string, timeout time.Duration, m *metrics) (*deliverer, error) {
-	p, err := cehttp.New(cehttp.WithTarget(target))
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = maxIdlePerHost, maxIdlePerHost
+	p, err := cehttp.New(cehttp.WithTarget(target), cehttp.WithRoundTripper(tr))
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", target, err)
 	}
