@@ -5,15 +5,13 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 )
 
-// policy is a KafkaSource's spec.delivery as the dispatcher applies it.
-type policy struct {
-	retries     int           // retries after the first attempt; then the dead letter
-	exponential bool          // delay·2^n, else delay·(n+1)
-	delay       time.Duration // backoffDelay
-	timeout     time.Duration // one attempt
-}
+// policy is a KafkaSource's spec.delivery as the dispatcher applies it: kafkaio's Delivery, the
+// one implementation of the retry arithmetic (the in-process consumer uses the same).
+type policy = kafkaio.Delivery
 
 // This dispatcher's values where delivery leaves a field out (kafkaio's default delay, and
 // Knative's default request timeout).
@@ -23,7 +21,7 @@ const (
 )
 
 func deliveryPolicy(d *Delivery) (policy, error) {
-	p := policy{retries: 10, exponential: true, delay: defaultDelay, timeout: defaultTimeout}
+	p := policy{Retries: 10, Exponential: true, Delay: defaultDelay, Timeout: defaultTimeout}
 	if d == nil {
 		return p, nil
 	}
@@ -31,52 +29,33 @@ func deliveryPolicy(d *Delivery) (policy, error) {
 		if *d.Retry < 0 {
 			return p, fmt.Errorf("delivery.retry %d is negative", *d.Retry)
 		}
-		p.retries = *d.Retry
+		p.Retries = *d.Retry
 	}
 	switch d.BackoffPolicy {
 	case "", "exponential":
 	case "linear":
-		p.exponential = false
+		p.Exponential = false
 	default:
 		return p, fmt.Errorf("delivery.backoffPolicy %q: want linear or exponential", d.BackoffPolicy)
 	}
 	var err error
 	if d.BackoffDelay != "" {
-		if p.delay, err = parseISODuration(d.BackoffDelay); err != nil {
+		if p.Delay, err = parseISODuration(d.BackoffDelay); err != nil {
 			return p, fmt.Errorf("delivery.backoffDelay: %w", err)
 		}
 	}
 	if d.Timeout != "" {
-		if p.timeout, err = parseISODuration(d.Timeout); err != nil {
+		if p.Timeout, err = parseISODuration(d.Timeout); err != nil {
 			return p, fmt.Errorf("delivery.timeout: %w", err)
 		}
 	}
-	if p.retries == 0 {
+	if p.Retries == 0 {
 		return p, fmt.Errorf("delivery.retry 0 (no retries) is not supported: every event would be dead-lettered on its first transient failure")
 	}
-	if p.delay <= 0 || p.timeout <= 0 {
+	if p.Delay <= 0 || p.Timeout <= 0 {
 		return p, fmt.Errorf("delivery: backoffDelay and timeout must be positive")
 	}
 	return p, nil
-}
-
-// window is the longest a failing event is retried before the dead letter: the sum of the
-// delays (each attempt may also take up to timeout).
-func (p policy) window() time.Duration {
-	var w time.Duration
-	for n := 0; n < p.retries; n++ {
-		w += p.backoff(n)
-	}
-	return w
-}
-
-// backoff is the delay before retry n (from 0): Knative's delay·2^(n+1) for exponential (the
-// first retry waits 2·delay), delay·(n+1) for linear.
-func (p policy) backoff(n int) time.Duration {
-	if p.exponential {
-		return p.delay << min(n+1, 30)
-	}
-	return p.delay * time.Duration(n+1)
 }
 
 var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)

@@ -29,9 +29,9 @@ func TestShippedKafkaSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The file's own comment: 0.4, 0.8, 1.6, 3.2, 6.4 s.
-	if p.retries != 5 || !p.exponential || p.backoff(0) != 400*time.Millisecond || p.window() != 12400*time.Millisecond || p.timeout != 30*time.Second {
-		t.Fatalf("policy %+v window %v", p, p.window())
+	// The file's own comment: 2, 4, ..., 24 s, 156 s in all.
+	if p.Retries != 12 || p.Exponential || p.Backoff(0) != 2*time.Second || p.Backoff(11) != 24*time.Second || p.Window() != 156*time.Second || p.Timeout != 30*time.Second {
+		t.Fatalf("policy %+v window %v", p, p.Window())
 	}
 	var sink KafkaSink
 	if err := readObject("../kafkasink-dead-letter.yaml", "KafkaSink", &sink); err != nil || sink.Spec.Topic != "transactions-dead-letter" {
@@ -44,8 +44,8 @@ func TestRefusesWhatItDoesNotImplement(t *testing.T) {
 		"unordered":   "ordering: ordered\n",
 		"offset":      "initialOffset: earliest\n",
 		"no topics":   "topics:\n  - transactions-input\n",
-		"retry 0":     "retry: 5\n",
-		"bad backoff": "backoffDelay: PT0.2S\n",
+		"retry 0":     "retry: 12\n",
+		"bad backoff": "backoffDelay: PT2S\n",
 	}
 	repl := map[string]string{
 		"unordered":   "ordering: unordered\n",
@@ -134,7 +134,7 @@ func FuzzDecodeKafkaSource(f *testing.F) {
 			return
 		}
 		p, err := deliveryPolicy(s.Spec.Delivery)
-		if err == nil && (p.retries < 1 || p.delay <= 0 || p.timeout <= 0) {
+		if err == nil && (p.Retries < 1 || p.Delay <= 0 || p.Timeout <= 0) {
 			t.Fatalf("accepted policy %+v", p)
 		}
 	})

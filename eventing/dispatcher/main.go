@@ -84,8 +84,8 @@ func main() {
 	}()
 	log.Info("dispatcher starting", "kafkasource", s.source.Metadata.Namespace+"/"+s.source.Metadata.Name,
 		"topics", s.source.Spec.Topics, "group", s.source.Spec.ConsumerGroup, "consumers", s.source.consumers(),
-		"sink", s.sinkURL, "dead_letter_topic", s.deadLetter, "retries", s.policy.retries,
-		"retry_window", s.policy.window().String(), "timeout", s.policy.timeout.String())
+		"sink", s.sinkURL, "dead_letter_topic", s.deadLetter, "retries", s.policy.Retries,
+		"retry_window", s.policy.Window().String(), "timeout", s.policy.Timeout.String())
 	if err := run(ctx, s, m, log); err != nil {
 		log.Error("dispatcher stopped", "error", err)
 		os.Exit(1)
@@ -178,7 +178,7 @@ func load(ctx context.Context, f flags) (settings, error) {
 
 // run starts spec.consumers members of the consumer group and waits for them.
 func run(ctx context.Context, s settings, m *metrics, log *slog.Logger) error {
-	d, err := newDeliverer(s.sinkURL, s.policy.timeout, m)
+	d, err := newDeliverer(s.sinkURL, s.policy.Timeout, m)
 	if err != nil {
 		return err
 	}
@@ -190,9 +190,8 @@ func run(ctx context.Context, s settings, m *metrics, log *slog.Logger) error {
 		Namespace:       s.source.Metadata.Namespace,
 		SourceName:      s.source.Metadata.Name,
 		Destination:     s.sinkURL,
-		Backoff:         s.policy.backoff(0),
-		Delay:           s.policy.backoff,
-		Retries:         s.policy.retries,
+		Backoff:         s.policy.Backoff(0),
+		Delivery:        s.policy,
 		Latest:          s.source.Spec.InitialOffset == "latest",
 		Logger:          log,
 	}

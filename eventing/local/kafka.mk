@@ -26,7 +26,7 @@ test-kafka:
 	$(TEST_KAFKA_ENV) $(KAFKA_SH) up
 	trap '$(TEST_KAFKA_ENV) $(KAFKA_SH) down' EXIT; \
 	KAFKA_BROKERS=127.0.0.1:19192 KAFKA_REQUIRED=1 KAFKA_SH=$(CURDIR)/$(KAFKA_SH) $(TEST_KAFKA_ENV) \
-		go test -count=1 -p 1 -timeout 8m -run Kafka -v ./internal/kafkaio/... ./loadgen/... ./observability/kafka-exporter/...
+		go test -count=1 -p 1 -timeout 8m -run Kafka -v ./internal/kafkaio/... ./loadgen/... ./observability/kafka-exporter/... ./eventing/cmd/...
 
 # Broker up, function in Kafka mode, a one-minute attack, then sent/predicted/lost/duplicates.
 demo:

@@ -51,14 +51,12 @@ type ConsumerConfig struct {
 	Namespace, SourceName string
 	// Destination names the handler in the dead-letter reason (knativeerrordest).
 	Destination string
-	// Backoff is the first retry delay, doubled each retry up to MaxBackoff.
+	// Delivery is the retry policy of one event; the zero value means DefaultDelivery, the
+	// shipped KafkaSource's, so both transports dead-letter exactly the same events.
+	Delivery Delivery
+	// Backoff is the first delay of the consumer's own retries (rejoining the group, producing
+	// to the dead-letter topic), doubled each time up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
-	// Delay, if set, replaces Backoff/MaxBackoff for deliveries: the wait before retry n (from 0),
-	// e.g. a KafkaSource's linear or exponential backoffPolicy.
-	Delay func(retry int) time.Duration
-	// Retries bounds the retries of one event before it is dead-lettered; 0 retries transient
-	// failures until they succeed, so that an outage loses nothing.
-	Retries int
 	// Replies, if set, receives the handler's reply events; the offset is committed after Kafka
 	// acknowledged them.
 	Replies *Publisher
@@ -81,8 +79,15 @@ func (c *ConsumerConfig) validate() error {
 		return errors.New("kafkaio: consumer needs topics")
 	case c.Group == "":
 		return errors.New("kafkaio: consumer needs a group")
-	case c.Retries < 0:
-		return errors.New("kafkaio: retries must not be negative")
+	}
+	if c.Delivery == (Delivery{}) {
+		c.Delivery = DefaultDelivery
+	}
+	switch d := c.Delivery; {
+	case d.Retries < 1:
+		return errors.New("kafkaio: delivery needs at least one retry: every transient failure would be dead-lettered")
+	case d.Delay <= 0 || d.Timeout <= 0:
+		return errors.New("kafkaio: delivery delay and timeout must be positive")
 	}
 	if c.Backoff <= 0 {
 		c.Backoff = DefaultBackoff
@@ -226,37 +231,45 @@ func (c *Consumer) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.C
 	}
 }
 
-// deliver hands one record to the handler until it succeeds or is dead-lettered; false means ctx
-// ended first.
+// deliver hands one record to the handler until it succeeds or is dead-lettered (refused for
+// good, or still failing after cfg.Delivery's retries); false means ctx ended first.
 func (c *Consumer) deliver(ctx context.Context, m *sarama.ConsumerMessage, source string) bool {
 	e := ToEvent(m, source)
-	delay := c.cfg.Backoff
 	for attempt := 0; ; attempt++ {
 		err := c.attempt(ctx, e)
 		if err == nil {
 			return true
 		}
-		status := c.classify(err)
-		if errors.Is(err, ErrUnavailable) {
-			status = 503
+		if ctx.Err() != nil {
+			return false // shutting down: the record stays unmarked and is redelivered
 		}
-		permanent := !Retryable(status)
-		if permanent || (c.cfg.Retries > 0 && attempt >= c.cfg.Retries) {
+		status := c.status(err)
+		if !Retryable(status) || attempt >= c.cfg.Delivery.Retries {
 			return c.deadLetter(ctx, m, e, status, err)
 		}
-		wait := delay
-		if c.cfg.Delay != nil {
-			wait = c.cfg.Delay(attempt)
-		}
+		wait := c.cfg.Delivery.Backoff(attempt)
 		c.cfg.Logger.Debug("kafka delivery failed, retrying", "id", e.ID(), "status", status, "err", err, "in", wait)
 		if !sleep(ctx, wait) {
 			return false
 		}
-		delay = min(delay*2, c.cfg.MaxBackoff)
 	}
 }
 
+// status is the HTTP status KafkaSource would have seen for err: Kafka unavailable and an attempt
+// that outlived Delivery.Timeout are transient (503, 504) whatever the classifier says.
+func (c *Consumer) status(err error) int {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return 503
+	case errors.Is(err, context.DeadlineExceeded):
+		return 504
+	}
+	return c.classify(err)
+}
+
 func (c *Consumer) attempt(ctx context.Context, e event.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Delivery.Timeout)
+	defer cancel()
 	reply, err := c.handle(ctx, e)
 	if err != nil {
 		return err

@@ -179,7 +179,8 @@ func TestKafkaConsumerDeliversRetriesAndDeadLetters(t *testing.T) {
 	s := newScorer(func(id string) bool { return strings.HasSuffix(id, "7") })
 	group := in + "-group"
 	stop := startConsumer(t, kafkaio.ConsumerConfig{Brokers: brokers, Topics: []string{in}, Group: group,
-		DeadLetterTopic: dlq, Replies: pub, Backoff: 10 * time.Millisecond, Destination: "test-scorer"}, s.handle)
+		DeadLetterTopic: dlq, Replies: pub, Backoff: 10 * time.Millisecond, Destination: "test-scorer",
+		Delivery: kafkaio.Delivery{Retries: 5, Delay: 10 * time.Millisecond, Timeout: 10 * time.Second}}, s.handle)
 
 	seen := map[string]int{}
 	kafkatest.ReadUntil(t, brokers, out, 90*time.Second, func(m *sarama.ConsumerMessage) {
@@ -258,7 +259,9 @@ func TestKafkaCommitsOnlyAfterPredictionsAreAcknowledged(t *testing.T) {
 	s := newScorer(nil)
 	group := in + "-group"
 	stop := startConsumer(t, kafkaio.ConsumerConfig{Brokers: brokers, Topics: []string{in}, Group: group,
-		Replies: pub, Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, s.handle)
+		Replies: pub, Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		// linear from 50 ms, 100 retries: a 252 s window, far longer than the 8 s "outage" here.
+		Delivery: kafkaio.Delivery{Retries: 100, Delay: 50 * time.Millisecond, Timeout: 10 * time.Second}}, s.handle)
 	defer stop()
 
 	time.Sleep(8 * time.Second)
@@ -301,4 +304,75 @@ func TestKafkaCommitsOnlyAfterPredictionsAreAcknowledged(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// outageHandler fails every delivery with 503-class errors until the outage ends, then scores.
+type outageHandler struct {
+	mu      sync.Mutex
+	until   time.Time
+	failed  int
+	handled map[string]int
+}
+
+func (o *outageHandler) handle(_ context.Context, e event.Event) (*event.Event, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if time.Now().Before(o.until) {
+		o.failed++
+		return nil, errTransient // classify: 503, as the function answers while Redis is down
+	}
+	o.handled[e.ID()]++
+	return nil, nil
+}
+
+// TestKafkaOutageLongerThanTheOldWindow: the in-process consumer with the shipped policy
+// (kafkaio.DefaultDelivery, the KafkaSource's) rides out a 20 s outage, longer than the old
+// 12.4 s window: every record is delivered after it, nothing is dead-lettered, all is committed.
+func TestKafkaOutageLongerThanTheOldWindow(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topics := kafkatest.Topics(t, brokers, 4, "in", "dlq")
+	in, dlq := topics[0], topics[1]
+	const n = 200
+	produceTransactions(t, brokers, in, n, nil)
+	o := &outageHandler{until: time.Now().Add(20 * time.Second), handled: map[string]int{}}
+	group := in + "-group"
+	stop := startConsumer(t, kafkaio.ConsumerConfig{Brokers: brokers, Topics: []string{in}, Group: group,
+		DeadLetterTopic: dlq}, o.handle)
+	defer stop()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got, end := committed(t, brokers, group, in)
+		all := true
+		for p, e := range end {
+			all = all && got[p] == e
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed %v, want the ends %v", got, end)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	o.mu.Lock()
+	handled, failed := len(o.handled), o.failed
+	o.mu.Unlock()
+	if handled != n || failed == 0 {
+		t.Fatalf("%d of %d records delivered, %d failed attempts", handled, n, failed)
+	}
+	client, err := sarama.NewClient(brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if end, err := client.GetOffset(dlq, p, sarama.OffsetNewest); err != nil || end != 0 {
+			t.Fatalf("dead-letter partition %d holds %d records (%v): a valid record was dead-lettered by the outage", p, end, err)
+		}
+	}
+	t.Logf("%d records delivered after a 20 s outage (%d failed attempts), 0 dead-lettered", handled, failed)
 }

@@ -108,7 +108,7 @@ func ParseLightGBM(data []byte) (*Ensemble, error) {
 	for _, o := range obj[1:] {
 		if s, ok := strings.CutPrefix(o, "sigmoid:"); ok {
 			f, err := strconv.ParseFloat(s, 64)
-			if err != nil || f <= 0 {
+			if err != nil || !(f > 0) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("lightgbm: bad sigmoid %q", s)
 			}
 			e.sigmoid = f
@@ -148,6 +148,11 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("leaf_value: %w", err)
 	}
+	for i, v := range leaves {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("leaf_value %d is %v", i, v)
+		}
+	}
 	leafBase := int32(len(e.leaves))
 	e.leaves = append(e.leaves, leaves...)
 	if numLeaves == 1 {
@@ -174,6 +179,14 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 	right, err := ints(kv["right_child"], inner)
 	if err != nil {
 		return fmt.Errorf("right_child: %w", err)
+	}
+	for i, v := range thr {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("threshold %d is %v", i, v)
+		}
+	}
+	if err := checkTree(left, right, numLeaves); err != nil {
+		return err
 	}
 	nodeBase := int32(len(e.nodes))
 	child := func(c int) (int32, error) {
@@ -208,6 +221,56 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 			defaultLeft: dt[i]&defaultLeftMask != 0, missing: uint8(dt[i]>>2) & 3})
 	}
 	e.roots = append(e.roots, nodeBase)
+	return nil
+}
+
+// checkTree proves that the split arrays form one binary tree rooted at node 0: every split and
+// every one of the numLeaves leaves is reached from the root exactly once, so no cycle, shared
+// child or orphan exists and Raw always ends at a leaf after at most len(left) steps.
+// Children >= 0 index splits, < 0 are ^leaf.
+func checkTree(left, right []int, numLeaves int) error {
+	inner := len(left)
+	seenNode := make([]bool, inner)
+	seenLeaf := make([]bool, numLeaves)
+	stack := []int{0}
+	seenNode[0] = true
+	reached := 1
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, c := range [2]int{left[n], right[n]} {
+			switch {
+			case c >= inner:
+				return fmt.Errorf("not a tree: node %d has child %d out of range (%d splits)", n, c, inner)
+			case c >= 0:
+				if seenNode[c] {
+					return fmt.Errorf("not a tree: node %d is reached twice (a cycle or a shared child, via node %d)", c, n)
+				}
+				seenNode[c] = true
+				reached++
+				stack = append(stack, c)
+			case ^c >= numLeaves:
+				return fmt.Errorf("not a tree: node %d has leaf %d out of range (%d leaves)", n, ^c, numLeaves)
+			default:
+				if seenLeaf[^c] {
+					return fmt.Errorf("not a tree: leaf %d is reached twice (via node %d)", ^c, n)
+				}
+				seenLeaf[^c] = true
+			}
+		}
+	}
+	if reached != inner {
+		for i, ok := range seenNode {
+			if !ok {
+				return fmt.Errorf("not a tree: node %d is not reachable from the root", i)
+			}
+		}
+	}
+	for i, ok := range seenLeaf {
+		if !ok {
+			return fmt.Errorf("not a tree: leaf %d is not reachable from the root (num_leaves=%d does not match the splits)", i, numLeaves)
+		}
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A hand-written two-tree dump: tree 0 splits feature 0 at 1.5 (NaN → default right, missing
@@ -80,10 +81,26 @@ func TestParseRejects(t *testing.T) {
 		"feature":     {strings.Replace(twoTrees, "split_feature=0 1", "split_feature=0 5", 1), "beyond"},
 		"no trees":    {"tree\nnum_class=1\nnum_tree_per_iteration=1\nobjective=binary\nmax_feature_idx=1\nend of trees\n", "no trees"},
 		"garbage num": {strings.Replace(twoTrees, "threshold=1.5 0", "threshold=1.5 x", 1), "threshold"},
+		// Structures that are not trees: each would loop in Raw or score from the wrong leaf.
+		"cycle":            {strings.Replace(twoTrees, "left_child=1 -1", "left_child=1 0", 1), "reached twice"},
+		"self loop":        {strings.Replace(twoTrees, "left_child=1 -1", "left_child=0 -1", 1), "reached twice"},
+		"shared leaf":      {strings.Replace(twoTrees, "right_child=-3 -2", "right_child=-1 -2", 1), "leaf 0 is reached twice"},
+		"negative child":   {strings.Replace(twoTrees, "left_child=1 -1", "left_child=-2147483649 -1", 1), "out of range"},
+		"unreachable leaf": {strings.Replace(twoTrees, "right_child=-3 -2", "right_child=-3 -1", 1), "reached twice"},
+		"negative feature": {strings.Replace(twoTrees, "split_feature=0 1", "split_feature=0 -1", 1), "feature"},
+		"huge feature":     {strings.Replace(twoTrees, "split_feature=0 1", "split_feature=0 70000", 1), "feature"},
+		"NaN threshold":    {strings.Replace(twoTrees, "threshold=1.5 0", "threshold=nan 0", 1), "threshold 0 is NaN"},
+		"Inf threshold":    {strings.Replace(twoTrees, "threshold=1.5 0", "threshold=1.5 -inf", 1), "threshold 1 is -Inf"},
+		"NaN leaf":         {strings.Replace(twoTrees, "leaf_value=0.1 0.2 0.3", "leaf_value=0.1 NaN 0.3", 1), "leaf_value 1 is NaN"},
+		"Inf leaf":         {strings.Replace(twoTrees, "leaf_value=-0.05", "leaf_value=+Inf", 1), "leaf_value 0 is +Inf"},
+		"more leaves than splits": {strings.Replace(strings.Replace(twoTrees, "num_leaves=3", "num_leaves=4", 1),
+			"leaf_value=0.1 0.2 0.3", "leaf_value=0.1 0.2 0.3 0.4", 1), "split_feature: 2 values, want 3"},
+		"Inf sigmoid":            {strings.Replace(twoTrees, "sigmoid:2", "sigmoid:inf", 1), "sigmoid"},
+		"num_leaves not a count": {strings.Replace(twoTrees, "num_leaves=3", "num_leaves=0", 1), "num_leaves"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseLightGBM([]byte(tc.model))
+			_, err := parseGuarded(t, tc.model)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want one containing %q", err, tc.want)
 			}
@@ -91,15 +108,86 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// parseGuarded parses a dump and, if it loads, scores a few vectors with it; a model that does
+// not finish within a second fails the test instead of hanging it.
+func parseGuarded(t *testing.T, dump string) (*Ensemble, error) {
+	t.Helper()
+	type result struct {
+		e   *Ensemble
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		e, err := ParseLightGBM([]byte(dump))
+		if err == nil {
+			for _, x := range probes(e.Features()) {
+				_ = e.Probability(x)
+			}
+		}
+		done <- result{e, err}
+	}()
+	select {
+	case r := <-done:
+		return r.e, r.err
+	case <-time.After(time.Second):
+		t.Fatal("model accepted and Probability did not return within 1s (a cycle in a tree?)")
+		return nil, nil
+	}
+}
+
+// probes are feature vectors that between them take both sides of most splits.
+func probes(n int) [][]float64 {
+	var out [][]float64
+	for _, v := range []float64{0, 1, -1, 1e300, -1e300, math.NaN()} {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = v
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// TestCyclicModelRefused is the reported attack: a dump whose child indices form a cycle used to
+// load, and Predict then looped forever.
+func TestCyclicModelRefused(t *testing.T) {
+	cyclic := strings.Replace(twoTrees, "left_child=1 -1", "left_child=1 0", 1)
+	if _, err := parseGuarded(t, cyclic); err == nil {
+		t.Fatal("a tree whose node 1 points back at node 0 was accepted")
+	}
+}
+
+// The builtin model's trees are all real trees (the check refuses nothing LightGBM writes).
+func TestBuiltinPassesStructureCheck(t *testing.T) {
+	txt, err := builtin.ReadFile("builtin/" + ModelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := parseGuarded(t, string(txt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Trees() == 0 {
+		t.Fatal("no trees")
+	}
+}
+
 func FuzzParseLightGBM(f *testing.F) {
 	f.Add([]byte(twoTrees))
+	f.Add([]byte(strings.Replace(twoTrees, "left_child=1 -1", "left_child=1 0", 1)))
+	f.Add([]byte(strings.Replace(twoTrees, "right_child=-3 -2", "right_child=-1 -2", 1)))
+	f.Add([]byte(strings.Replace(twoTrees, "threshold=1.5 0", "threshold=nan 0", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := ParseLightGBM(data)
 		if err != nil {
 			return
 		}
-		// Whatever parsed must evaluate without panicking.
-		x := make([]float64, e.Features())
-		_ = e.Probability(x)
+		// Whatever parsed must evaluate, without panicking and without looping: a checked tree
+		// reaches a leaf in at most as many steps as it has splits.
+		for _, x := range probes(e.Features()) {
+			if p := e.Probability(x); p != p {
+				t.Fatalf("probability NaN for %v", x)
+			}
+		}
 	})
 }

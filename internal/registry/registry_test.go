@@ -97,6 +97,24 @@ func variant(t *testing.T, b bundle, shift string) bundle {
 	return bundle{txt: txt, meta: withChecksum(t, b.meta, txt)}
 }
 
+// cyclic is b with its first tree's first left child pointing back at the root: a well-formed,
+// correctly checksummed file whose tree is a cycle (Predict would never return).
+func cyclic(t *testing.T, b bundle) bundle {
+	t.Helper()
+	lines := strings.Split(string(b.txt), "\n")
+	for i, line := range lines {
+		if vals, ok := strings.CutPrefix(line, "left_child="); ok {
+			f := strings.Fields(vals)
+			f[1] = "0" // node 1's left child is node 0, its own ancestor
+			lines[i] = "left_child=" + strings.Join(f, " ")
+			txt := []byte(strings.Join(lines, "\n"))
+			return bundle{txt: txt, meta: withChecksum(t, b.meta, txt)}
+		}
+	}
+	t.Fatal("no left_child line in the model")
+	return bundle{}
+}
+
 // withChecksum rewrites metadata's model_sha256 to match txt.
 func withChecksum(t *testing.T, meta, txt []byte) []byte {
 	t.Helper()
@@ -187,6 +205,7 @@ func newFake(t *testing.T) (*fakeMLflow, *Client) {
 		"2": variant(t, b, "3"),
 		"3": corrupt,
 		"4": {txt: []byte("tree\nnot a model"), meta: withChecksum(t, b.meta, []byte("tree\nnot a model"))},
+		"5": cyclic(t, b),
 	}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -207,6 +226,7 @@ func TestClientLoad(t *testing.T) {
 		"another version":   {alias: "2"},
 		"checksum mismatch": {alias: "3", wantReason: ReasonInvalid},
 		"unparseable model": {alias: "4", wantReason: ReasonInvalid},
+		"cyclic tree":       {alias: "5", wantReason: ReasonInvalid},
 		"alias not set":     {alias: "", wantReason: ReasonUnavailable},
 		"artifact missing":  {alias: "9", wantReason: ReasonUnavailable},
 		"server error":      {alias: "1", fail: 1, wantReason: ReasonUnavailable},
@@ -296,6 +316,7 @@ func TestPollerLoad(t *testing.T) {
 		{name: "promoted version", alias: "2", wantVersion: "2", wantDownloads: true},
 		{name: "corrupt champion", alias: "3", wantErr: ReasonInvalid, wantVersion: "2", wantDownloads: true},
 		{name: "unparseable champion", alias: "4", wantErr: ReasonInvalid, wantVersion: "2", wantDownloads: true},
+		{name: "cyclic champion", alias: "5", wantErr: ReasonInvalid, wantVersion: "2", wantDownloads: true},
 		{name: "rollback to 1", alias: "1", wantVersion: "1", wantDownloads: true},
 	}
 	wantErrs := map[string]int{}

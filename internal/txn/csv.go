@@ -39,7 +39,7 @@ func AppendCSV(b []byte, t *Transaction) []byte {
 // AppendJSON appends t as the JSON object the API and the Kafka topic carry.
 func AppendJSON(b []byte, t *Transaction) []byte {
 	b = append(b, `{"transaction_id":`...)
-	b = strconv.AppendQuote(b, t.ID)
+	b = appendJSONString(b, t.ID)
 	b = append(b, `,"tx_datetime":"`...)
 	b = t.Time.UTC().AppendFormat(b, DatetimeLayout)
 	b = append(b, `","customer_id":`...)
@@ -53,6 +53,24 @@ func AppendJSON(b []byte, t *Transaction) []byte {
 	b = append(b, `,"tx_time_days":`...)
 	b = strconv.AppendInt(b, t.TimeDays, 10)
 	return append(b, '}')
+}
+
+// appendJSONString quotes s as JSON does (strconv.Quote writes \a, \x and \U escapes, which
+// JSON has not): quote, backslash and control characters escaped, everything else as is.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // Writer writes a dataset file.
@@ -165,7 +183,9 @@ func (r *Reader) reject(err error) {
 	}
 }
 
-// ParseCSVRow parses one dataset row: nine comma-separated fields, no quoting.
+// ParseCSVRow parses one dataset row: nine comma-separated fields, no quoting. Numbers are
+// written as JSON writes them (no sign, underscore, leading zero, hex, NaN or Inf), so each id
+// has one spelling.
 func ParseCSVRow(line []byte) (Transaction, error) {
 	var t Transaction
 	var f [9][]byte
@@ -190,6 +210,9 @@ func ParseCSVRow(line []byte) (Transaction, error) {
 	for i := range f {
 		f[i] = bytes.TrimSpace(f[i])
 	}
+	if !isNumber(string(f[0])) {
+		return t, invalid("transaction_id", "not an integer")
+	}
 	if _, err := strconv.ParseInt(string(f[0]), 10, 64); err != nil {
 		return t, invalid("transaction_id", "not an integer")
 	}
@@ -204,9 +227,15 @@ func ParseCSVRow(line []byte) (Transaction, error) {
 		b    []byte
 	}{{"customer_id", &t.CustomerID, f[2]}, {"terminal_id", &t.TerminalID, f[3]}, {"tx_time_seconds", &t.TimeSeconds, f[5]}, {"tx_time_days", &t.TimeDays, f[6]}}
 	for _, x := range ints {
+		if !isNumber(string(x.b)) {
+			return t, invalid(x.name, "not an integer")
+		}
 		if *x.dst, err = strconv.ParseInt(string(x.b), 10, 64); err != nil {
 			return t, invalid(x.name, "not an integer")
 		}
+	}
+	if !isNumber(string(f[4])) {
+		return t, invalid("tx_amount", "not a number")
 	}
 	if t.Amount, err = strconv.ParseFloat(string(f[4]), 64); err != nil {
 		return t, invalid("tx_amount", "not a number")

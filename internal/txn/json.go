@@ -12,14 +12,20 @@ import (
 // wire is the JSON shape of a transaction. Numbers stay raw so that every field gets its own
 // error message, and ids may be strings or numbers as they are in the wild.
 type wire struct {
-	TransactionID json.RawMessage `json:"transaction_id"`
-	TranactionID  json.RawMessage `json:"tranaction_id"` // the dataset's spelling
-	TxDatetime    json.RawMessage `json:"tx_datetime"`
-	CustomerID    json.RawMessage `json:"customer_id"`
-	TerminalID    json.RawMessage `json:"terminal_id"`
-	TxAmount      json.RawMessage `json:"tx_amount"`
-	TxTimeSeconds json.RawMessage `json:"tx_time_seconds"`
-	TxTimeDays    json.RawMessage `json:"tx_time_days"`
+	TransactionID json.RawMessage
+	TranactionID  json.RawMessage // the dataset's spelling
+	TxDatetime    json.RawMessage
+	CustomerID    json.RawMessage
+	TerminalID    json.RawMessage
+	TxAmount      json.RawMessage
+	TxTimeSeconds json.RawMessage
+	TxTimeDays    json.RawMessage
+}
+
+func (w *wire) fields() []objectField {
+	return []objectField{{"transaction_id", &w.TransactionID}, {"tranaction_id", &w.TranactionID},
+		{"tx_datetime", &w.TxDatetime}, {"customer_id", &w.CustomerID}, {"terminal_id", &w.TerminalID},
+		{"tx_amount", &w.TxAmount}, {"tx_time_seconds", &w.TxTimeSeconds}, {"tx_time_days", &w.TxTimeDays}}
 }
 
 // DecodeJSON decodes one transaction object and validates it. Every error it returns wraps
@@ -27,7 +33,7 @@ type wire struct {
 func DecodeJSON(data []byte) (Transaction, error) {
 	var w wire
 	var t Transaction
-	if err := unmarshalObject(data, &w); err != nil {
+	if err := decodeObject(data, w.fields()); err != nil {
 		return t, err
 	}
 	id := w.TransactionID
@@ -82,11 +88,16 @@ func LabelOf(t *Transaction) Label {
 }
 
 type labelWire struct {
-	TransactionID json.RawMessage `json:"transaction_id"`
-	CustomerID    json.RawMessage `json:"customer_id"`
-	TerminalID    json.RawMessage `json:"terminal_id"`
-	TxDatetime    json.RawMessage `json:"tx_datetime"`
-	TxFraud       json.RawMessage `json:"tx_fraud"`
+	TransactionID json.RawMessage
+	CustomerID    json.RawMessage
+	TerminalID    json.RawMessage
+	TxDatetime    json.RawMessage
+	TxFraud       json.RawMessage
+}
+
+func (w *labelWire) fields() []objectField {
+	return []objectField{{"transaction_id", &w.TransactionID}, {"customer_id", &w.CustomerID},
+		{"terminal_id", &w.TerminalID}, {"tx_datetime", &w.TxDatetime}, {"tx_fraud", &w.TxFraud}}
 }
 
 // MarshalJSON writes the label in the same field names as a transaction.
@@ -108,7 +119,7 @@ func (l Label) MarshalJSON() ([]byte, error) {
 func DecodeLabelJSON(data []byte) (Label, error) {
 	var w labelWire
 	var l Label
-	if err := unmarshalObject(data, &w); err != nil {
+	if err := decodeObject(data, w.fields()); err != nil {
 		return l, err
 	}
 	var err error
@@ -143,24 +154,6 @@ func DecodeLabelJSON(data []byte) (Label, error) {
 	return l, nil
 }
 
-func unmarshalObject(data []byte, v any) error {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return &FieldError{Reason: "empty body"}
-	}
-	if trimmed[0] != '{' {
-		return &FieldError{Reason: "expected a JSON object"}
-	}
-	if err := json.Unmarshal(trimmed, v); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return &FieldError{Reason: "malformed JSON at byte " + strconv.FormatInt(se.Offset, 10)}
-		}
-		return &FieldError{Reason: "malformed JSON"}
-	}
-	return nil
-}
-
 func isAbsent(raw json.RawMessage) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }
@@ -175,19 +168,24 @@ func idField(name string, raw json.RawMessage) (string, error) {
 		if json.Unmarshal(raw, &s) != nil || s == "" {
 			return "", invalid(name, "must be a non-empty string or an integer")
 		}
+		if !validID(raw, s) {
+			return "", invalid(name, "must be valid UTF-8 (no invalid bytes, lone surrogates or U+FFFD)")
+		}
 		return s, nil
 	}
-	if _, err := strconv.ParseInt(string(raw), 10, 64); err != nil {
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
 		return "", invalid(name, "must be a non-empty string or an integer")
 	}
-	return string(raw), nil
+	return strconv.FormatInt(n, 10), nil // -0 is 0
 }
 
-// numberText returns the text of a JSON number, or of a string holding one.
+// numberText returns the text of a JSON number, or of a string holding exactly one (no spaces,
+// signs, underscores, hex, NaN or Inf: "1_000" is not a thousand).
 func numberText(raw json.RawMessage) (string, bool) {
 	if raw[0] == '"' {
 		var s string
-		if json.Unmarshal(raw, &s) != nil {
+		if json.Unmarshal(raw, &s) != nil || !isNumber(s) {
 			return "", false
 		}
 		return s, true

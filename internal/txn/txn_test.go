@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
@@ -52,11 +53,30 @@ func TestDecodeJSON(t *testing.T) {
 		"bool terminal":     {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":true,"tx_amount":1}`, "terminal_id", "integer"},
 		"zero amount":       {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":0}`, "tx_amount", "positive"},
 		"negative amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":-5}`, "tx_amount", "positive"},
-		"NaN amount":        {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"NaN"}`, "tx_amount", "finite"},
-		"infinite amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"Inf"}`, "tx_amount", "finite"},
+		"NaN amount":        {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"NaN"}`, "tx_amount", "number"},
+		"infinite amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"Inf"}`, "tx_amount", "number"},
 		"huge amount":       {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1e300}`, "tx_amount", "limit"},
 		"overflow amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1e999}`, "tx_amount", "range"},
 		"string amount":     {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"abc"}`, "tx_amount", "number"},
+		// Numbers in strings are JSON numbers: ParseFloat alone reads "1_000" as a thousand.
+		"underscore amount":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"1_000"}`, "tx_amount", "number"},
+		"underscore customer": {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":"1_000","terminal_id":1,"tx_amount":1}`, "customer_id", "integer"},
+		"hex amount":          {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"0x1p3"}`, "tx_amount", "number"},
+		"signed terminal":     {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":"+7","tx_amount":1}`, "terminal_id", "integer"},
+		"spaced amount":       {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":" 5"}`, "tx_amount", "number"},
+		"infinity amount":     {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":"infinity"}`, "tx_amount", "number"},
+		// Keys match exactly and once: encoding/json folds case and keeps the last duplicate.
+		"duplicate amount":  {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1,"tx_amount":9000}`, "tx_amount", "duplicate key"},
+		"duplicate id":      {`{"transaction_id":"a","transaction_id":"b","tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1}`, "transaction_id", "duplicate key"},
+		"duplicate other":   {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1,"note":1,"note":2}`, "", "duplicate key \"note\""},
+		"case-folded twin":  {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1,"TX_AMOUNT":9000}`, "tx_amount", "case-sensitive"},
+		"case-folded only":  {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","Customer_ID":1,"terminal_id":1,"tx_amount":1}`, "customer_id", "case-sensitive"},
+		"case-folded alias": {`{"Transaction_Id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1}`, "transaction_id", "case-sensitive"},
+		// Invalid UTF-8 and lone surrogates all decode to U+FFFD: refused, not collapsed.
+		"invalid UTF-8 id":  {"{\"transaction_id\":\"a\xff\",\"tx_datetime\":\"2019-08-22 06:51:03\",\"customer_id\":1,\"terminal_id\":1,\"tx_amount\":1}", "transaction_id", "UTF-8"},
+		"lone surrogate id": {`{"transaction_id":"a\ud800","tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1}`, "transaction_id", "UTF-8"},
+		"replacement id":    {`{"transaction_id":"a\ufffd","tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1}`, "transaction_id", "UTF-8"},
+		"trailing data":     {`{"transaction_id":1,"tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1} {}`, "", "malformed JSON"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -72,8 +92,74 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
+// TestDistinctIDsStayDistinct: ids that differ only in bytes encoding/json would replace with
+// U+FFFD used to decode to one id; now each is refused, and valid ids keep their exact bytes.
+func TestDistinctIDsStayDistinct(t *testing.T) {
+	body := func(id string) []byte {
+		return []byte(`{"transaction_id":"` + id + `","tx_datetime":"2019-08-22 06:51:03","customer_id":1,"terminal_id":1,"tx_amount":1}`)
+	}
+	for _, id := range []string{"a\xff", "a\xfe", "a\xc3", `a\udc00`} {
+		if tx, err := txn.DecodeJSON(body(id)); err == nil {
+			t.Errorf("id %q accepted as %q", id, tx.ID)
+		}
+	}
+	got, err := txn.DecodeJSON(body("caf\u00e9"))
+	if err != nil || got.ID != "caf\u00e9" {
+		t.Errorf("valid UTF-8 id: %q, %v", got.ID, err)
+	}
+}
+
+func TestLabelKeysStrict(t *testing.T) {
+	const base = `"transaction_id":"1","customer_id":1,"terminal_id":1,"tx_datetime":"2018-04-01 00:00:00"`
+	for in, want := range map[string]string{
+		`{` + base + `,"tx_fraud":0,"tx_fraud":1}`:    "duplicate key",
+		`{` + base + `,"TX_FRAUD":1}`:                 "case-sensitive",
+		`{` + base + `,"tx_fraud":1,"Terminal_ID":9}`: "case-sensitive",
+	} {
+		_, err := txn.DecodeLabelJSON([]byte(in))
+		var fe *txn.FieldError
+		if !errors.As(err, &fe) || !strings.Contains(fe.Reason, want) {
+			t.Errorf("%s: err = %v, want a reason containing %q", in, err, want)
+		}
+	}
+}
+
+func TestParseCSVRowStrictNumbers(t *testing.T) {
+	const good = "7,2019-08-22 06:51:03,5,711,70.91,24663,0,0,0"
+	if _, err := txn.ParseCSVRow([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Split(good, ",")
+	cases := map[string]struct {
+		col   int
+		value string
+		field string
+	}{
+		"underscore amount":   {4, "1_000", "tx_amount"},
+		"underscore fraction": {4, "1_0.5", "tx_amount"},
+		"hex amount":          {4, "0x1p3", "tx_amount"},
+		"infinity amount":     {4, "infinity", "tx_amount"},
+		"signed customer":     {2, "+5", "customer_id"},
+		"underscore terminal": {3, "7_11", "terminal_id"},
+		"leading zero id":     {0, "07", "transaction_id"},
+		"signed id":           {0, "+7", "transaction_id"},
+		"underscore seconds":  {5, "24_663", "tx_time_seconds"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := append([]string(nil), fields...)
+			f[tc.col] = tc.value
+			_, err := txn.ParseCSVRow([]byte(strings.Join(f, ",")))
+			var fe *txn.FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Errorf("err = %v, want a %s error", err, tc.field)
+			}
+		})
+	}
+}
+
 func TestJSONRoundTrip(t *testing.T) {
-	in := txn.Transaction{ID: "x\"1", Time: time.Date(2018, 4, 1, 0, 0, 31, 0, time.UTC), CustomerID: 596, TerminalID: 3156, Amount: 57.16, TimeSeconds: 31}
+	in := txn.Transaction{ID: "x\"1\\\a\x00\U000e0001\u2028é", Time: time.Date(2018, 4, 1, 0, 0, 31, 0, time.UTC), CustomerID: 596, TerminalID: 3156, Amount: 57.16, TimeSeconds: 31}
 	got, err := txn.DecodeJSON(txn.AppendJSON(nil, &in))
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +283,10 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"tranaction_id":1,"tx_datetime":"2019-08-22T06:51:03Z","customer_id":"5","terminal_id":7.0,"tx_amount":"2.5"}`,
 		`{"transaction_id":1e400}`, `[]`, `null`, `{"tx_amount":"NaN"}`,
 		`{"transaction_id":"a","terminal_id":711,"customer_id":0,"tx_datetime":"2019-08-22 06:51:03","tx_fraud":1}`,
+		`{"transaction_id":"a","tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":711,"tx_amount":1,"tx_amount":2}`,
+		`{"transaction_id":"a","tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":711,"TX_AMOUNT":2}`,
+		`{"transaction_id":"a\ud800","tx_datetime":"2019-08-22 06:51:03","customer_id":0,"terminal_id":711,"tx_amount":"1_000"}`,
+		"{\"transaction_id\":\"\xff\",\"tx_datetime\":\"2019-08-22 06:51:03\",\"customer_id\":0,\"terminal_id\":1,\"tx_amount\":1}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -214,6 +304,19 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		if err := tx.Validate(); err != nil {
 			t.Fatalf("accepted an invalid transaction %+v: %v", tx, err)
+		}
+		if !utf8.ValidString(tx.ID) || strings.ContainsRune(tx.ID, utf8.RuneError) {
+			t.Fatalf("accepted id %q: not the client's exact UTF-8", tx.ID)
+		}
+		// What was accepted survives the encoder the producers use, exactly.
+		again, err := txn.DecodeJSON(txn.AppendJSON(nil, &tx))
+		want := tx
+		want.Time = tx.Time.Truncate(time.Second) // the dataset's layout has whole seconds
+		if err == nil && again.Time.Equal(want.Time) {
+			again.Time = want.Time
+		}
+		if err != nil || again != want {
+			t.Fatalf("round trip of %+v: %+v, %v", tx, again, err)
 		}
 	})
 }

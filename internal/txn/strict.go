@@ -1,0 +1,202 @@
+package txn
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// objectField is one key a decoder wants from a JSON object, matched exactly (case-sensitive).
+type objectField struct {
+	name string
+	raw  *json.RawMessage
+}
+
+// maxKeyInReason bounds how much of a client's key an error message repeats.
+const maxKeyInReason = 64
+
+// decodeObject reads one JSON object into fields. Unlike encoding/json it matches keys exactly
+// and refuses a repeated key (encoding/json folds case and lets the last one win, so
+// {"tx_amount":1,"TX_AMOUNT":9000} would score 9000 while a log or a proxy reads 1). A key equal
+// to a wanted one except for case is refused too: it is a mistake, never another field. Other
+// keys are ignored (datasets carry tx_fraud and tx_fraud_scenario).
+func decodeObject(data []byte, fields []objectField) error {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return &FieldError{Reason: "empty body"}
+	}
+	if trimmed[0] != '{' {
+		return &FieldError{Reason: "expected a JSON object"}
+	}
+	if !json.Valid(trimmed) {
+		// json.Valid first: a syntax error is reported at its byte, and the walk below only
+		// ever sees one well-formed object.
+		var v any
+		var se *json.SyntaxError
+		if errors.As(json.Unmarshal(trimmed, &v), &se) {
+			return &FieldError{Reason: "malformed JSON at byte " + strconv.FormatInt(se.Offset, 10)}
+		}
+		return &FieldError{Reason: "malformed JSON"}
+	}
+	// trimmed is one valid object: walk its top-level members without a second tokenizer.
+	i := skipSpace(trimmed, 1)
+	var seen map[string]struct{}
+	for trimmed[i] != '}' {
+		end := stringEnd(trimmed, i)
+		key := string(trimmed[i+1 : end-1])
+		if strings.IndexByte(key, '\\') >= 0 || !utf8.ValidString(key) { // as encoding/json reads it
+			if err := json.Unmarshal(trimmed[i:end], &key); err != nil {
+				return &FieldError{Reason: "malformed JSON"}
+			}
+		}
+		i = skipSpace(trimmed, end)
+		i = skipSpace(trimmed, i+1) // ':'
+		vend := valueEnd(trimmed, i)
+		raw := json.RawMessage(trimmed[i:vend])
+		i = skipSpace(trimmed, vend)
+		if trimmed[i] == ',' {
+			i = skipSpace(trimmed, i+1)
+		}
+		if seen == nil {
+			seen = make(map[string]struct{}, len(fields))
+		}
+		if _, dup := seen[key]; dup {
+			return &FieldError{Field: fieldName(key, fields), Reason: "duplicate key " + quoteKey(key) + ": each key may appear once"}
+		}
+		seen[key] = struct{}{}
+		matched := false
+		for _, f := range fields {
+			if key == f.name {
+				*f.raw, matched = raw, true
+				break
+			}
+		}
+		if matched {
+			continue
+		}
+		for _, f := range fields {
+			if strings.EqualFold(key, f.name) {
+				return invalid(f.name, "key %s differs in case: keys are case-sensitive", quoteKey(key))
+			}
+		}
+	}
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// valueEnd is the index just past the (valid) value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
+
+// fieldName is the wanted field key names, or "" for a key nobody reads.
+func fieldName(key string, fields []objectField) string {
+	for _, f := range fields {
+		if key == f.name {
+			return f.name
+		}
+	}
+	return ""
+}
+
+func quoteKey(key string) string {
+	if len(key) > maxKeyInReason {
+		key = key[:maxKeyInReason] + "..."
+	}
+	return strconv.Quote(key)
+}
+
+// isNumber reports whether s is a number as JSON writes one (RFC 8259 section 6): an optional
+// minus, an integer part without leading zeros, an optional fraction and exponent. strconv alone
+// is too lenient for input: ParseFloat takes "1_000", "0x1p3", "+5", "Inf" and "infinity".
+func isNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// validID reports whether a decoded string id is exactly what the client sent: encoding/json
+// turns every invalid UTF-8 byte and every lone surrogate escape into U+FFFD, so "a\xff" and
+// "a\xfe" would become one id (and one dedup key). An id holding U+FFFD is refused.
+func validID(raw json.RawMessage, s string) bool {
+	return utf8.Valid(raw) && !strings.ContainsRune(s, utf8.RuneError)
+}
