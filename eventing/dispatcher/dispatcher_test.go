@@ -141,12 +141,20 @@ func FuzzDecodeKafkaSource(f *testing.F) {
 }
 
 // Ordered delivery keeps one event in flight per partition: the deliverer must reuse a
-// connection per in-flight event, not open one per request (net/http keeps 2 idle per host).
+// connection per in-flight event, not open one per request (net/http keeps 2 idle per host, and
+// closes a connection whose response body was not read to the end).
 func TestDelivererReusesConnections(t *testing.T) {
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		time.Sleep(2 * time.Millisecond)
-		w.WriteHeader(http.StatusAccepted)
+		// As the function does: the prediction as a binary-mode CloudEvent reply.
+		w.Header().Set("Ce-Specversion", "1.0")
+		w.Header().Set("Ce-Id", "p")
+		w.Header().Set("Ce-Source", "fraud-detector")
+		w.Header().Set("Ce-Type", "fraud.prediction.v1")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"transaction_id":"t","fraud_probability":0.01,"is_fraud":false}`))
 	}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
@@ -178,7 +186,9 @@ func TestDelivererReusesConnections(t *testing.T) {
 		}(p)
 	}
 	wg.Wait()
-	if n := conns.Load(); n > inFlight {
-		t.Errorf("%d connections opened for %d events %d at a time, want at most %d", n, inFlight*rounds, inFlight, inFlight)
+	// A few more than inFlight: a request may start before the previous one's connection is back
+	// in the pool. Without reuse it is one per event.
+	if n := conns.Load(); n > 2*inFlight {
+		t.Errorf("%d connections opened for %d events %d at a time, want at most %d", n, inFlight*rounds, inFlight, 2*inFlight)
 	}
 }

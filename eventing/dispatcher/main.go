@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -244,10 +245,33 @@ type deliverer struct {
 // 1.7 ms of CPU per event and the function's pods a large part of theirs on connection set-up.
 const maxIdlePerHost = 256
 
+// drainingTransport reads what is left of each response body before closing it. The SDK's Send
+// closes the body of a reply it does not want (the function answers every event with its
+// prediction) without reading it, and net/http then closes the connection instead of reusing it.
+type drainingTransport struct{ next http.RoundTripper }
+
+// maxDrain bounds what is read from a reply nobody wants; a larger one costs its connection.
+const maxDrain = 64 << 10
+
+func (t drainingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err == nil {
+		resp.Body = drainOnClose{resp.Body}
+	}
+	return resp, err
+}
+
+type drainOnClose struct{ io.ReadCloser }
+
+func (d drainOnClose) Close() error {
+	_, _ = io.Copy(io.Discard, io.LimitReader(d.ReadCloser, maxDrain))
+	return d.ReadCloser.Close()
+}
+
 func newDeliverer(target string, timeout time.Duration, m *metrics) (*deliverer, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = maxIdlePerHost, maxIdlePerHost
-	p, err := cehttp.New(cehttp.WithTarget(target), cehttp.WithRoundTripper(tr))
+	p, err := cehttp.New(cehttp.WithTarget(target), cehttp.WithRoundTripper(drainingTransport{tr}))
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", target, err)
 	}
