@@ -9,18 +9,22 @@ const (
 	AttackTPS = 1500
 	MediumTPS = 500
 
-	// FunctionCPUMicrosPerEvent: CPU time of the function per transaction. Measured 107-117 us
-	// per binary-mode dev.knative.kafka.event CloudEvent sent straight to it, 139 us behind
-	// queue-proxy (keep-alive, built-in model, 20,000 events, /proc/<pid>/stat utime+stime, no
-	// Kafka producer; config/SIZING.md); plus about 40 us for the produce to fraud-predictions.
-	FunctionCPUMicrosPerEvent = 180
+	// FunctionCPUMicrosAtMedium and FunctionCPUMicrosAtAttack: the function container's CPU per
+	// transaction, measured on the local cluster (config/local, make test-cluster). The figures
+	// are cAdvisor's CPU of the function's containers divided by the predictions per second, at a
+	// steady 500 and 1,500 TPS, with the Redis feature store and the acks=all produce to
+	// fraud-predictions. The cost falls with the rate, because the produce batches. The bench
+	// figure without Redis and broker was 107-117 us (config/SIZING.md); the produce and its
+	// wake-ups are most of the difference.
+	FunctionCPUMicrosAtMedium = 535
+	FunctionCPUMicrosAtAttack = 363
 	// QueueProxyCPUMicrosPerEvent: Knative's queue-proxy sidecar (knative.dev/serving v0.42.2
 	// cmd/queue, built and run in front of the function) used 197 us per event.
 	QueueProxyCPUMicrosPerEvent = 200
 	// QueueProxyCPURequestMilli is Knative's default queue-sidecar-cpu-request (config-deployment).
 	QueueProxyCPURequestMilli = 25
 	// UserCPURequestMilli is the function container's CPU request in both variants.
-	UserCPURequestMilli = 45
+	UserCPURequestMilli = 95
 
 	// TargetUtilization is the HPA target (80 %).
 	TargetUtilization = 0.8
@@ -36,27 +40,38 @@ const (
 // needs to carry AttackTPS with PartitionMargin.
 var MinPartitions = math.Ceil(AttackTPS * EventLatencyMillis / 1000.0 * PartitionMargin)
 
-// Sizing is one variant's per-pod CPU cost and request (all containers, as the HPA sums them).
+// Sizing is one variant's per-pod CPU cost at the two rates, and its request (all containers,
+// as the HPA sums them).
 type Sizing struct {
-	CPUMicrosPerEvent float64
+	CPUMicrosAtMedium float64
+	CPUMicrosAtAttack float64
 	CPURequestMilli   float64
 }
 
 // Variants' sizings: the Knative pod carries the queue-proxy beside the function.
 var (
-	KnativeSizing    = Sizing{FunctionCPUMicrosPerEvent + QueueProxyCPUMicrosPerEvent, UserCPURequestMilli + QueueProxyCPURequestMilli}
-	KubernetesSizing = Sizing{FunctionCPUMicrosPerEvent, UserCPURequestMilli}
+	KnativeSizing = Sizing{FunctionCPUMicrosAtMedium + QueueProxyCPUMicrosPerEvent,
+		FunctionCPUMicrosAtAttack + QueueProxyCPUMicrosPerEvent, UserCPURequestMilli + QueueProxyCPURequestMilli}
+	KubernetesSizing = Sizing{FunctionCPUMicrosAtMedium, FunctionCPUMicrosAtAttack, UserCPURequestMilli}
 )
+
+// micros is the cost per transaction at tps: the attack's figure from AttackTPS up.
+func (s Sizing) micros(tps float64) float64 {
+	if tps >= AttackTPS {
+		return s.CPUMicrosAtAttack
+	}
+	return s.CPUMicrosAtMedium
+}
 
 // Utilization is the HPA's CPU utilization (usage / request) when tps spread over pods.
 func (s Sizing) Utilization(tps float64, pods int) float64 {
-	cores := tps * s.CPUMicrosPerEvent / 1e6
+	cores := tps * s.micros(tps) / 1e6
 	return cores / (float64(pods) * s.CPURequestMilli / 1000)
 }
 
 // DesiredPods is what the HPA asks for at tps, before the 4-6 bounds:
 // ceil(total usage / (request x target)).
 func (s Sizing) DesiredPods(tps float64) int {
-	cores := tps * s.CPUMicrosPerEvent / 1e6
+	cores := tps * s.micros(tps) / 1e6
 	return int(math.Ceil(cores / (s.CPURequestMilli / 1000 * TargetUtilization)))
 }

@@ -56,6 +56,13 @@ func baseConfig(clientID string) *sarama.Config {
 	c.Metadata.Retry.Max = 20
 	c.Metadata.Retry.Backoff = 250 * time.Millisecond
 	c.Net.DialTimeout = 5 * time.Second
+	// A fetch waits up to 10 ms for 16 KiB (sarama's defaults: 1 byte, 500 ms). With the
+	// defaults, a few hundred records per second over 48 partitions come back one or two per
+	// fetch, and the broker spends its CPU answering fetches. On the local cluster that was the
+	// largest single cost of the pipeline, about 0.45 cores at 500 TPS. The price is at most 10 ms
+	// of latency per fetch.
+	c.Consumer.Fetch.Min = 16 << 10
+	c.Consumer.MaxWaitTime = 10 * time.Millisecond
 	return c
 }
 
