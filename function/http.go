@@ -375,6 +375,12 @@ func (f *Function) writeError(w http.ResponseWriter, r *http.Request, err error)
 	if reason != events.ReasonNotFound && reason != events.ReasonMethodNotAllowed {
 		f.metrics.Error(reason)
 	}
+	switch reason {
+	case events.ReasonOverloaded, events.ReasonBodyTooLarge, events.ReasonBodyTimeout, events.ReasonClientGone:
+		// The body may be unread: closing beats the server waiting for the rest of it to keep
+		// the connection alive (a slow upload would hold the reply back).
+		w.Header().Set("Connection", "close")
+	}
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelWarn
