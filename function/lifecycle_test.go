@@ -299,3 +299,50 @@ func TestSIGTERMUnderKeepAlive(t *testing.T) {
 		t.Errorf("exit after SIGTERM: %v, want 0", exitErr)
 	}
 }
+
+// TestKafkaModeShutdownOrder: the real binary in FUNC_TRANSPORT=kafka on a real broker, SIGTERM:
+// the consumer stops (leaves its group) before readiness turns 503 and before the publisher and
+// store close, and the process exits 0.
+func TestKafkaModeShutdownOrder(t *testing.T) {
+	brokers := os.Getenv("KAFKA_BROKERS")
+	if brokers == "" {
+		if os.Getenv("KAFKA_REQUIRED") != "" {
+			t.Fatal("KAFKA_BROKERS is not set")
+		}
+		t.Skip("KAFKA_BROKERS not set: make test-function-kafka runs this on a real broker")
+	}
+	bin := buildBinary(t)
+	p := startBinary(t, bin, "LISTEN_ADDRESS=127.0.0.1:0", "FUNC_TRANSPORT=kafka", "KAFKA_BROKERS="+brokers,
+		"KAFKA_CONSUMER_GROUP=shutdown-order-test", "DRAIN_DELAY=500ms")
+	waitReady(t, "http://"+p.addr+RouteReadiness)
+	var logs []string
+	deadline := time.After(60 * time.Second)
+	for consuming := false; !consuming; {
+		select {
+		case l := <-p.logs:
+			logs = append(logs, l)
+			consuming = strings.Contains(l, `"msg":"kafka transport consuming"`)
+		case <-deadline:
+			t.Fatalf("not consuming:\n%s", strings.Join(logs, "\n"))
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for l := range p.logs {
+		logs = append(logs, l)
+	}
+	if err := <-p.exit; err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	joined := strings.Join(logs, "\n")
+	order := []string{`"msg":"shutting down"`, `"msg":"kafka transport stopped"`, `"msg":"draining"`, `"msg":"function stopped"`}
+	at := -1
+	for _, want := range order {
+		i := strings.Index(joined, want)
+		if i < 0 || i < at {
+			t.Fatalf("want the log in the order %q:\n%s", order, joined)
+		}
+		at = i
+	}
+}
