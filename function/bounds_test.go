@@ -2,16 +2,20 @@ package function
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fraud-detector/fraud-detector/internal/events"
@@ -247,4 +251,63 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// FuzzReadBody: any body, declared length and read pattern gives back exactly the bytes sent (or
+// 413 past the limit, or a client error for a short body), never holds more of the shared budget
+// than a doubling buffer needs, and returns all of it.
+func FuzzReadBody(f *testing.F) {
+	f.Add([]byte(`{"transaction_id":"t"}`), int64(-1), uint8(7))
+	f.Add(bytes.Repeat([]byte("x"), 5000), int64(5000), uint8(1))
+	f.Add([]byte("short"), int64(100), uint8(3))
+	f.Add(bytes.Repeat([]byte("y"), 9000), int64(10), uint8(200))
+	f.Fuzz(func(t *testing.T, body []byte, declared int64, step uint8) {
+		const limit = 8192
+		m := telemetry.New(prometheus.NewRegistry())
+		lim := &limiter{m: m}
+		b := &budget{lim: lim, max: 1 << 20}
+		r := httptest.NewRequest(http.MethodPost, "/predict", iotest.OneByteReader(bytes.NewReader(body)))
+		if step%2 == 0 {
+			r = httptest.NewRequest(http.MethodPost, "/predict", &chunky{b: body, n: int(step) + 1})
+		}
+		r.ContentLength = declared
+		r = r.WithContext(context.WithValue(r.Context(), budgetKey{}, b))
+		got, err := readBody(httptest.NewRecorder(), r, limit)
+		switch {
+		case err == nil:
+			if !bytes.Equal(got, body) {
+				t.Fatalf("read %d bytes, sent %d", len(got), len(body))
+			}
+			if b.held > 2*int64(len(body))+initialBodyBuffer {
+				t.Fatalf("holds %d bytes of budget for a %d-byte body", b.held, len(body))
+			}
+		case len(body) > limit || declared > limit:
+			if status, _ := events.Classify(err); status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("over the limit: %v (status %d)", err, status)
+			}
+		default:
+			if status, _ := events.Classify(err); status >= 500 {
+				t.Fatalf("read error classified %d: %v", status, err)
+			}
+		}
+		b.release()
+		if lim.buffered.Load() != 0 {
+			t.Fatalf("%d bytes of budget not returned", lim.buffered.Load())
+		}
+	})
+}
+
+// chunky reads n bytes at a time.
+type chunky struct {
+	b []byte
+	n int
+}
+
+func (c *chunky) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.n)], c.b)
+	c.b = c.b[n:]
+	return n, nil
 }
