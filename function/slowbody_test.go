@@ -17,14 +17,14 @@ import (
 const (
 	slowUploads   = 160
 	slowSent      = 900 << 10 // bytes each sends before stalling
-	slowRSSGrowth = 40 << 20  // the resident set may grow by at most this much
+	slowRSSGrowth = 48 << 20  // the resident set may grow by at most this much (measured 34-39 MiB for 160-400 uploads)
 )
 
 // TestSlowBodyFloodRSS runs the real binary (with func.yaml's GOMEMLIMIT) and opens 160 uploads
 // that each declare a 1 MiB body, send 900 KiB and stall. Each used to be buffered whole,
 // pre-allocated from Content-Length (150 uploads took RSS from 18 to 165 MB; ~240 pass the pod's
 // 256 Mi). Now at most MAX_INFLIGHT are admitted and their bodies hold at most MAX_BUFFERED_BYTES
-// together: the rest get 503 + Retry-After, and the resident set stays within 40 MiB of idle.
+// together: the rest get 503 + Retry-After, and the resident set stays within 48 MiB of idle.
 func TestSlowBodyFloodRSS(t *testing.T) {
 	bin := buildBinary(t)
 	p := startBinary(t, bin, "LISTEN_ADDRESS=127.0.0.1:0", "GOMEMLIMIT="+funcYAMLEnv(t, "GOMEMLIMIT"))

@@ -51,8 +51,10 @@ const (
 	// DefaultShutdownTimeout is how long SIGTERM waits for in-flight requests (func-go uses 30 s).
 	DefaultShutdownTimeout = 30 * time.Second
 	// DefaultMaxInflight bounds the scoring requests served at once; more get 503 + Retry-After.
-	// At 1,500 TPS over 4 pods and ~1 ms a request a pod has a handful in flight.
-	DefaultMaxInflight = 128
+	// At 1,500 TPS over 4 pods a request takes ~1 ms to score but waits for the broker to
+	// acknowledge its prediction, which takes up to ~0.6 s when the broker is slow: ~250 in flight
+	// per pod. Memory is bounded by MAX_BUFFERED_BYTES, so this bounds goroutines and queueing.
+	DefaultMaxInflight = 1024
 	// DefaultMaxBufferedBytes bounds the request bodies held in memory at once, all requests
 	// together (16 full-size bodies); a body that would pass it gets 503 + Retry-After.
 	DefaultMaxBufferedBytes = 16 << 20
