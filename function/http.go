@@ -302,7 +302,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	body := http.MaxBytesReader(w, r.Body, limit)
 	for {
 		if len(buf) == cap(buf) {
+			// Double, but never past what the client declared (+1 to see EOF): Content-Length
+			// caps the growth, it never sizes an allocation ahead of the bytes.
 			grown := min(2*int64(cap(buf)), limit+1)
+			if r.ContentLength >= int64(cap(buf)) {
+				grown = min(grown, r.ContentLength+1)
+			}
 			if err := b.reserve(grown); err != nil {
 				return nil, err
 			}
