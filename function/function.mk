@@ -1,11 +1,21 @@
 # The function (issue 3). Included by the root Makefile.
 #   make test-function   resident-set check on the real binary (1 M events, 5,000 customers); part of make test
+#   make test-function-kafka  the binary in FUNC_TRANSPORT=kafka on its own real broker (a failed
+#                        Start must exit, not hang); part of make test
 #   make bench-function  loopback throughput vs a bare net/http ceiling, and p99 at a steady 1,500 req/s
-.PHONY: test-function bench-function
-TEST_TARGETS += test-function
+.PHONY: test-function test-function-kafka bench-function
+TEST_TARGETS += test-function test-function-kafka
 
 test-function:
 	FRAUD_RSS_TEST=1 go test -count=1 -timeout 5m -run '^TestResidentSet$$' -v ./function/
+
+# Its own broker ports, so neither a developer's broker nor test-kafka's is disturbed.
+FUNCTION_KAFKA_PORT ?= 19292
+FUNCTION_KAFKA_ENV = KAFKA_PORT=$(FUNCTION_KAFKA_PORT) KAFKA_CONTROLLER_PORT=$$(($(FUNCTION_KAFKA_PORT)+1)) KAFKA_STATE=$${TMPDIR:-/tmp}/fraud-detector-kafka-function-$(FUNCTION_KAFKA_PORT)
+test-function-kafka:
+	$(FUNCTION_KAFKA_ENV) eventing/local/kafka.sh up
+	trap '$(FUNCTION_KAFKA_ENV) eventing/local/kafka.sh down' EXIT; \
+	KAFKA_BROKERS=127.0.0.1:$(FUNCTION_KAFKA_PORT) KAFKA_REQUIRED=1 go test -count=1 -timeout 5m -run '^TestKafka' -v ./function/
 
 BENCH_DURATION ?= 5s
 bench-function:

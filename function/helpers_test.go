@@ -31,6 +31,7 @@ func testConfig() config.Config {
 	c.ListenAddress = "127.0.0.1:0"
 	c.MaxBatch = 5
 	c.MaxBodyBytes = 4096
+	c.DrainDelay = 0 // shutdown tests that want one set it
 	return c
 }
 

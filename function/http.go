@@ -2,18 +2,25 @@ package function
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"github.com/fraud-detector/fraud-detector/internal/telemetry"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
 
@@ -36,13 +43,20 @@ const (
 //	GET  /health/liveness    200 while alive
 //	GET  /health/readiness   200 once the model is loaded, 503 before and while draining
 //	GET  /metrics            Prometheus text, from the function's own registry
+//
+// The scoring routes (/ and /predict) are bounded: at most MAX_INFLIGHT at once, and their bodies
+// together hold at most MAX_BUFFERED_BYTES; past either a request gets 503 + Retry-After (which
+// KafkaSource retries), counted in http_requests_shed_total{limit}. Probes and /metrics are never
+// turned away. While draining every response carries Connection: close, so keep-alive clients
+// reconnect elsewhere instead of being cut off when the listener closes.
 func (f *Function) Handler() http.Handler {
+	lim := &limiter{f: f, m: f.metrics}
 	routes := []struct {
 		path, method string
 		h            http.HandlerFunc
 	}{
-		{RouteCloudEvents, http.MethodPost, f.serveCloudEvents},
-		{RoutePredict, http.MethodPost, f.servePredict},
+		{RouteCloudEvents, http.MethodPost, lim.admit(f.serveCloudEvents)},
+		{RoutePredict, http.MethodPost, lim.admit(f.servePredict)},
 		{RouteHealth, http.MethodGet, f.serveHealth},
 		{RouteLiveness, http.MethodGet, f.serveLiveness},
 		{RouteReadiness, http.MethodGet, f.serveReadiness},
@@ -59,8 +73,83 @@ func (f *Function) Handler() http.Handler {
 	mux.Handle("/", f.metrics.Instrument(routeOther, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.writeError(w, r, fmt.Errorf("%w: %s", events.ErrNotFound, r.URL.Path))
 	})))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
+
+// limiter bounds the scoring routes' in-flight requests and buffered body bytes. The limits are
+// read from the configuration in effect on each request (the handler is built before Start).
+type limiter struct {
+	f        *Function
+	m        *telemetry.Metrics
+	inflight atomic.Int64
+	buffered atomic.Int64
+}
+
+type budgetKey struct{}
+
+// budget is one request's share of the buffered-bytes bound.
+type budget struct {
+	lim  *limiter
+	max  int64
+	held int64
+}
+
+// admit serves h if fewer than MAX_INFLIGHT scoring requests are in flight, and gives it a body
+// budget that is returned when it ends.
+func (lim *limiter) admit(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		l := lim.f.live.Load()
+		if l == nil {
+			h(w, r) // answers 503 model_unavailable without reading the body
+			return
+		}
+		n := lim.inflight.Add(1)
+		lim.m.InFlight.Set(float64(n))
+		defer func() { lim.m.InFlight.Set(float64(lim.inflight.Add(-1))) }()
+		if n > int64(l.cfg.MaxInflight) {
+			lim.m.Shed.WithLabelValues(telemetry.ShedInFlight).Inc()
+			lim.f.writeError(w, r, fmt.Errorf("%w: %d scoring requests in flight, the limit (%s) is %d",
+				events.ErrOverloaded, n-1, "MAX_INFLIGHT", l.cfg.MaxInflight))
+			return
+		}
+		b := &budget{lim: lim, max: l.cfg.MaxBufferedBytes}
+		defer b.release()
+		h(w, r.WithContext(context.WithValue(r.Context(), budgetKey{}, b)))
+	}
+}
+
+// reserve takes n more bytes of the shared bound, or reports that it would be passed.
+func (b *budget) reserve(n int64) error {
+	if b == nil {
+		return nil
+	}
+	total := b.lim.buffered.Add(n)
+	if total > b.max {
+		b.lim.buffered.Add(-n)
+		b.lim.m.Shed.WithLabelValues(telemetry.ShedBufferedBytes).Inc()
+		return fmt.Errorf("%w: request bodies hold %d bytes, the limit (%s) is %d",
+			events.ErrOverloaded, total-n, "MAX_BUFFERED_BYTES", b.max)
+	}
+	b.held += n
+	b.lim.m.BufferedBytes.Set(float64(total))
+	return nil
+}
+
+// give returns n bytes of this request's share.
+func (b *budget) give(n int64) {
+	if b == nil || n == 0 {
+		return
+	}
+	b.held -= n
+	b.lim.m.BufferedBytes.Set(float64(b.lim.buffered.Add(-n)))
+}
+
+func (b *budget) release() { b.give(b.held) }
 
 // onlyMethod answers 405 to other methods (HEAD is allowed where GET is).
 func (f *Function) onlyMethod(method string, h http.HandlerFunc) http.HandlerFunc {
@@ -189,24 +278,68 @@ func decodeTransactions(body []byte, maxBatch int) (txs []txn.Transaction, array
 	return txs, true, nil
 }
 
-// readBody reads at most MAX_BODY_BYTES.
+// initialBodyBuffer is where a body's buffer starts; it doubles as bytes arrive. Content-Length is
+// only compared with the limit, never used to size an allocation: a client could declare 1 MiB
+// and send nothing.
+const initialBodyBuffer = 4 << 10
+
+// readBody reads at most MAX_BODY_BYTES into a buffer that grows with what has arrived, each
+// growth reserved against the request's share of MAX_BUFFERED_BYTES (returned when the request
+// ends). A client that goes away or stalls past the read timeout is told apart from bad input.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", events.ErrBodyTooLarge, r.ContentLength, limit)
 	}
-	size := 512
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1 lets ReadFrom see EOF without growing
+	b, _ := r.Context().Value(budgetKey{}).(*budget)
+	size := int64(initialBodyBuffer)
+	if r.ContentLength >= 0 && r.ContentLength < size {
+		size = r.ContentLength + 1 // +1 lets the read see EOF without growing
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: the limit is %d bytes", events.ErrBodyTooLarge, limit)
+	if err := b.reserve(size); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, size)
+	body := http.MaxBytesReader(w, r.Body, limit)
+	for {
+		if len(buf) == cap(buf) {
+			// Double, but never past what the client declared (+1 to see EOF): Content-Length
+			// caps the growth, it never sizes an allocation ahead of the bytes.
+			grown := min(2*int64(cap(buf)), limit+1)
+			if r.ContentLength >= int64(cap(buf)) {
+				grown = min(grown, r.ContentLength+1)
+			}
+			if err := b.reserve(grown); err != nil {
+				return nil, err
+			}
+			old := int64(cap(buf))
+			buf = append(make([]byte, 0, grown), buf...)
+			b.give(old) // the old buffer is garbage now
 		}
-		return nil, fmt.Errorf("%w: reading the body: %v", events.ErrInvalidEvent, err)
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, bodyError(r, err, limit)
+		}
 	}
-	return buf.Bytes(), nil
+}
+
+// bodyError classifies a failed body read.
+func bodyError(r *http.Request, err error, limit int64) error {
+	var tooBig *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooBig):
+		return fmt.Errorf("%w: the limit is %d bytes", events.ErrBodyTooLarge, limit)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%w: %w", events.ErrBodyTimeout, err)
+	case r.Context().Err() != nil, errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		return fmt.Errorf("%w: %w", events.ErrClientGone, err)
+	}
+	return fmt.Errorf("%w: reading the body: %v", events.ErrInvalidEvent, err)
 }
 
 func (f *Function) serveHealth(w http.ResponseWriter, _ *http.Request) {
@@ -235,18 +368,37 @@ func writeProbe(w http.ResponseWriter, ok bool, yes, no string) {
 
 // writeError answers with the status and reason Classify gives err, counts it, and logs server-side
 // faults.
+//
+// A request whose client has gone is not a failure of the service: it is counted as client_gone
+// whatever error the cancellation caused. Unknown routes and methods (scanners) are answered but
+// not counted in ml_model_errors_total: they are http_requests_total{route="other"} only.
 func (f *Function) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w: %w", events.ErrClientGone, err)
+	}
 	status, reason := events.Classify(err)
-	f.metrics.Error(reason)
+	if reason != events.ReasonNotFound && reason != events.ReasonMethodNotAllowed {
+		f.metrics.Error(reason)
+	}
+	switch reason {
+	case events.ReasonOverloaded, events.ReasonBodyTooLarge, events.ReasonBodyTimeout, events.ReasonClientGone:
+		// The body may be unread: closing beats the server waiting for the rest of it to keep
+		// the connection alive (a slow upload would hold the reply back).
+		w.Header().Set("Connection", "close")
+	}
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelWarn
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	f.log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path,
 		"status", status, "reason", reason, "error", err)
 	writeJSON(w, status, events.NewErrorBody(err))
 }
+
+// retryAfterSeconds is the Retry-After of every 503: long enough for a shed burst to drain, short
+// against KafkaSource's backoff.
+const retryAfterSeconds = 1
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)

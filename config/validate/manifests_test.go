@@ -345,8 +345,10 @@ func TestFunctionSharesRedis(t *testing.T) {
 }
 
 // TestSamePodInBothVariants: the plain-Kubernetes variant runs the Knative one's container; the
-// only differences are the port's name (Knative requires http1/h2c) and the probes' port
-// (Knative fills it in).
+// only differences are the port's name (Knative requires http1/h2c), the probes' port (Knative
+// fills it in) and the plain variant's preStop sleep (Knative's queue-proxy drains in front of
+// the user container, which may not set a lifecycle), whose grace period must cover the sleep, the
+// function's DRAIN_DELAY (5 s) and SHUTDOWN_TIMEOUT (30 s).
 func TestSamePodInBothVariants(t *testing.T) {
 	kn := loadVariant(t, "config/knative")
 	k8s := loadVariant(t, "config/kubernetes")
@@ -366,6 +368,21 @@ func TestSamePodInBothVariants(t *testing.T) {
 		t.Fatalf("ports differ: %+v vs %+v", ca.Ports, cb.Ports)
 	}
 	cb.Ports[0].Name = ca.Ports[0].Name
+	if ca.Lifecycle != nil {
+		t.Errorf("the Knative container sets a lifecycle: %+v", ca.Lifecycle)
+	}
+	if cb.Lifecycle == nil || cb.Lifecycle.PreStop == nil || cb.Lifecycle.PreStop.Sleep == nil || cb.Lifecycle.PreStop.Sleep.Seconds < 5 {
+		t.Errorf("the plain variant needs a preStop sleep of at least 5 s (the time to leave every Service): %+v", cb.Lifecycle)
+	} else {
+		for _, d := range k8s.deployments {
+			const drainDelay, shutdownTimeout = 5, 30
+			need := cb.Lifecycle.PreStop.Sleep.Seconds + drainDelay + shutdownTimeout
+			if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g < need {
+				t.Errorf("terminationGracePeriodSeconds %v, want at least %d (preStop + DRAIN_DELAY + SHUTDOWN_TIMEOUT)", g, need)
+			}
+		}
+	}
+	cb.Lifecycle = nil
 	for _, p := range []*corev1.Probe{cb.LivenessProbe, cb.ReadinessProbe} {
 		if p == nil || p.HTTPGet == nil || p.HTTPGet.Port != intstr.FromString("http") {
 			t.Fatalf("plain variant probe %+v must use the named port http", p)

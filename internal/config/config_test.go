@@ -34,6 +34,10 @@ func TestFromEnv(t *testing.T) {
 		EnvMaxBatch:          "100",
 		EnvMaxBodyBytes:      "65536",
 		EnvShutdownTimeout:   "5s",
+		EnvMaxInflight:       "32",
+		EnvMaxBufferedBytes:  "1048576",
+		EnvDrainDelay:        "0",
+		EnvTransport:         "kafka",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +46,7 @@ func TestFromEnv(t *testing.T) {
 		ListenAddress: "127.0.0.1:9090", ModelURI: "models:/fraud-detector@champion", MLflowTrackingURI: "http://mlflow:5000",
 		ModelPollInterval: time.Minute, KafkaBrokers: []string{"kafka-0:9092", "kafka-1:9092"}, PredictionsTopic: "preds",
 		FeatureStore: "redis://redis:6379/0", FraudThreshold: 0.3, MaxBatch: 100, MaxBodyBytes: 65536, ShutdownTimeout: 5 * time.Second,
+		MaxInflight: 32, MaxBufferedBytes: 1 << 20, DrainDelay: 0, Transport: TransportKafka,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -53,23 +58,31 @@ func TestInvalid(t *testing.T) {
 		env  map[string]string
 		want string // a fragment of the error naming the variable
 	}{
-		"listen without port":      {map[string]string{EnvListenAddress: "localhost"}, EnvListenAddress},
-		"listen port not a number": {map[string]string{EnvListenAddress: "[::]:http"}, EnvListenAddress},
-		"registry without mlflow":  {map[string]string{EnvModelURI: "models:/fraud@champion"}, EnvMLflowTrackingURI},
-		"registry without alias":   {map[string]string{EnvModelURI: "models:/fraud", EnvMLflowTrackingURI: "http://m:5000"}, "name@alias"},
-		"mlflow not a URL":         {map[string]string{EnvMLflowTrackingURI: "mlflow:5000"}, EnvMLflowTrackingURI},
-		"poll not a duration":      {map[string]string{EnvModelPollInterval: "30"}, EnvModelPollInterval},
-		"poll too fast":            {map[string]string{EnvModelPollInterval: "10ms"}, EnvModelPollInterval},
-		"broker without port":      {map[string]string{EnvKafkaBrokers: "kafka"}, EnvKafkaBrokers},
-		"topic with a slash":       {map[string]string{EnvPredictionsTopic: "a/b"}, EnvPredictionsTopic},
-		"unknown store":            {map[string]string{EnvFeatureStore: "postgres://db"}, EnvFeatureStore},
-		"threshold above one":      {map[string]string{EnvFraudThreshold: "1.5"}, EnvFraudThreshold},
-		"threshold NaN":            {map[string]string{EnvFraudThreshold: "NaN"}, EnvFraudThreshold},
-		"threshold text":           {map[string]string{EnvFraudThreshold: "high"}, EnvFraudThreshold},
-		"batch zero":               {map[string]string{EnvMaxBatch: "0"}, EnvMaxBatch},
-		"batch huge":               {map[string]string{EnvMaxBatch: "1000000"}, EnvMaxBatch},
-		"body tiny":                {map[string]string{EnvMaxBodyBytes: "10"}, EnvMaxBodyBytes},
-		"shutdown negative":        {map[string]string{EnvShutdownTimeout: "-1s"}, EnvShutdownTimeout},
+		"listen without port":       {map[string]string{EnvListenAddress: "localhost"}, EnvListenAddress},
+		"listen port not a number":  {map[string]string{EnvListenAddress: "[::]:http"}, EnvListenAddress},
+		"registry without mlflow":   {map[string]string{EnvModelURI: "models:/fraud@champion"}, EnvMLflowTrackingURI},
+		"registry without alias":    {map[string]string{EnvModelURI: "models:/fraud", EnvMLflowTrackingURI: "http://m:5000"}, "name@alias"},
+		"mlflow not a URL":          {map[string]string{EnvMLflowTrackingURI: "mlflow:5000"}, EnvMLflowTrackingURI},
+		"poll not a duration":       {map[string]string{EnvModelPollInterval: "30"}, EnvModelPollInterval},
+		"poll too fast":             {map[string]string{EnvModelPollInterval: "10ms"}, EnvModelPollInterval},
+		"broker without port":       {map[string]string{EnvKafkaBrokers: "kafka"}, EnvKafkaBrokers},
+		"topic with a slash":        {map[string]string{EnvPredictionsTopic: "a/b"}, EnvPredictionsTopic},
+		"unknown store":             {map[string]string{EnvFeatureStore: "postgres://db"}, EnvFeatureStore},
+		"threshold above one":       {map[string]string{EnvFraudThreshold: "1.5"}, EnvFraudThreshold},
+		"threshold NaN":             {map[string]string{EnvFraudThreshold: "NaN"}, EnvFraudThreshold},
+		"threshold text":            {map[string]string{EnvFraudThreshold: "high"}, EnvFraudThreshold},
+		"batch zero":                {map[string]string{EnvMaxBatch: "0"}, EnvMaxBatch},
+		"batch huge":                {map[string]string{EnvMaxBatch: "1000000"}, EnvMaxBatch},
+		"body tiny":                 {map[string]string{EnvMaxBodyBytes: "10"}, EnvMaxBodyBytes},
+		"shutdown negative":         {map[string]string{EnvShutdownTimeout: "-1s"}, EnvShutdownTimeout},
+		"inflight zero":             {map[string]string{EnvMaxInflight: "0"}, EnvMaxInflight},
+		"inflight text":             {map[string]string{EnvMaxInflight: "many"}, EnvMaxInflight},
+		"buffered below one body":   {map[string]string{EnvMaxBufferedBytes: "2048"}, EnvMaxBufferedBytes},
+		"buffered text":             {map[string]string{EnvMaxBufferedBytes: "16MiB"}, EnvMaxBufferedBytes},
+		"drain negative":            {map[string]string{EnvDrainDelay: "-1s"}, EnvDrainDelay},
+		"drain not a duration":      {map[string]string{EnvDrainDelay: "5"}, EnvDrainDelay},
+		"transport typo":            {map[string]string{EnvTransport: "kakfa"}, EnvTransport},
+		"transport kafka no broker": {map[string]string{EnvTransport: "kafka"}, EnvKafkaBrokers},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -90,6 +103,16 @@ func TestStoreErrorHidesPassword(t *testing.T) {
 		_, err := FromEnv(lookup(map[string]string{EnvFeatureStore: v}))
 		if err == nil || !strings.Contains(err.Error(), EnvFeatureStore) || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("FEATURE_STORE=%q: error %v", v, err)
+		}
+	}
+}
+
+// A bad MLflow URL is reported without its password too.
+func TestMLflowErrorHidesPassword(t *testing.T) {
+	for _, v := range []string{"ftp://u:s3cret@mlflow:5000", "http://u:s3cret@", "http://u:s3cret@mlflow:5000%zz", "u:s3cret@mlflow:5000"} {
+		_, err := FromEnv(lookup(map[string]string{EnvMLflowTrackingURI: v}))
+		if err == nil || !strings.Contains(err.Error(), EnvMLflowTrackingURI) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s=%q: error %v", EnvMLflowTrackingURI, v, err)
 		}
 	}
 }

@@ -22,7 +22,18 @@ var (
 	ErrPublish          = errors.New("publishing predictions failed")
 	ErrNotFound         = errors.New("not found")
 	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrOverloaded: a limit on in-flight requests or buffered bytes is reached (503, retried).
+	ErrOverloaded = errors.New("overloaded")
+	// ErrClientGone: the client went away before its request was read or answered (499, nobody
+	// is left to read a reply; never counted as bad input).
+	ErrClientGone = errors.New("client closed the request")
+	// ErrBodyTimeout: the body did not arrive within the server's read timeout (408, which
+	// KafkaSource retries).
+	ErrBodyTimeout = errors.New("request body read timed out")
 )
+
+// StatusClientClosedRequest is the status recorded (nginx's convention) when the client has gone.
+const StatusClientClosedRequest = 499
 
 // Reasons: the bounded label values of ml_model_errors_total{reason}.
 const (
@@ -38,6 +49,9 @@ const (
 	ReasonStoreUnavailable = "store_unavailable"
 	ReasonPublishFailed    = "publish_failed"
 	ReasonTimeout          = "timeout"
+	ReasonOverloaded       = "overloaded"
+	ReasonClientGone       = "client_gone"
+	ReasonBodyTimeout      = "body_timeout"
 	ReasonInternal         = "internal"
 )
 
@@ -45,7 +59,8 @@ const (
 var Reasons = []string{
 	ReasonInvalidInput, ReasonInvalidEvent, ReasonUnknownEventType, ReasonUnsupportedMedia,
 	ReasonBodyTooLarge, ReasonBatchTooLarge, ReasonNotFound, ReasonMethodNotAllowed,
-	ReasonModelUnavailable, ReasonStoreUnavailable, ReasonPublishFailed, ReasonTimeout, ReasonInternal,
+	ReasonModelUnavailable, ReasonStoreUnavailable, ReasonPublishFailed, ReasonTimeout,
+	ReasonOverloaded, ReasonClientGone, ReasonBodyTimeout, ReasonInternal,
 }
 
 // Classify maps an error to its HTTP status and reason: the one place that decides between
@@ -55,6 +70,12 @@ func Classify(err error) (status int, reason string) {
 	switch {
 	case err == nil:
 		return http.StatusOK, ""
+	case errors.Is(err, ErrClientGone):
+		return StatusClientClosedRequest, ReasonClientGone
+	case errors.Is(err, ErrBodyTimeout):
+		return http.StatusRequestTimeout, ReasonBodyTimeout
+	case errors.Is(err, ErrOverloaded):
+		return http.StatusServiceUnavailable, ReasonOverloaded
 	case errors.Is(err, ErrBodyTooLarge), errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, ReasonBodyTooLarge
 	case errors.Is(err, ErrBatchTooLarge):
@@ -124,12 +145,29 @@ type ErrorBody struct {
 	Reason string `json:"reason"`
 }
 
-// NewErrorBody describes err for a client. Internal errors are not echoed.
+// serverMessages are what a client reads for a server-side failure: the error itself (which may
+// name a Redis or broker address) goes to the log only.
+var serverMessages = map[string]string{
+	ReasonModelUnavailable: "no model loaded yet",
+	ReasonStoreUnavailable: "feature store unavailable",
+	ReasonPublishFailed:    "publishing predictions failed",
+	ReasonTimeout:          "timed out",
+	ReasonOverloaded:       "too many requests in flight",
+	ReasonInternal:         "internal error",
+}
+
+// NewErrorBody describes err for a client. A client's own mistake (4xx) is explained in full; a
+// server-side failure (5xx) gets a fixed message per reason, never the error's text.
 func NewErrorBody(err error) ErrorBody {
-	_, reason := Classify(err)
+	status, reason := Classify(err)
 	msg := err.Error()
-	if reason == ReasonInternal {
-		msg = "internal error"
+	if status >= 500 {
+		if m, ok := serverMessages[reason]; ok {
+			msg = m
+		} else {
+			msg = http.StatusText(status)
+		}
+		return ErrorBody{Error: msg, Reason: reason}
 	}
 	return ErrorBody{Error: msg, Field: Field(err), Reason: reason}
 }

@@ -269,6 +269,9 @@ func TestClassify(t *testing.T) {
 		"anything else":      {io.ErrUnexpectedEOF, 500, ReasonInternal},
 		"not found":          {ErrNotFound, 404, ReasonNotFound},
 		"method not allowed": {ErrMethodNotAllowed, 405, ReasonMethodNotAllowed},
+		"overloaded":         {fmt.Errorf("%w: 128 requests in flight", ErrOverloaded), 503, ReasonOverloaded},
+		"client gone":        {fmt.Errorf("%w: %w", ErrClientGone, io.ErrUnexpectedEOF), 499, ReasonClientGone},
+		"body timeout":       {fmt.Errorf("%w: i/o timeout", ErrBodyTimeout), 408, ReasonBodyTimeout},
 	}
 	seen := map[string]bool{}
 	for name, tc := range tests {
@@ -298,6 +301,28 @@ func TestErrorBodyHidesInternals(t *testing.T) {
 	b = NewErrorBody(&ItemError{Index: 3, Err: &txn.FieldError{Field: "tx_amount", Reason: "NaN"}})
 	if b.Field != "[3].tx_amount" || b.Reason != ReasonInvalidInput {
 		t.Errorf("item error body %+v", b)
+	}
+}
+
+// TestErrorBodyHidesServerDetail: a 5xx body names the reason, never the error's text, which for a
+// store or broker failure carries internal addresses (the log has it).
+func TestErrorBodyHidesServerDetail(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("score t1: %w: dial tcp 10.1.2.3:6379: connection refused", scoring.ErrStore),
+		fmt.Errorf("%w: kafka-0.kafka.svc:9092: not leader", ErrPublish),
+		fmt.Errorf("redis 10.1.2.3:6379: %w", context.DeadlineExceeded),
+		fmt.Errorf("%w: 10.1.2.3", ErrOverloaded),
+		fmt.Errorf("load models:/x from http://mlflow:5000: %w", scoring.ErrNoModel),
+	} {
+		b := NewErrorBody(err)
+		for _, leak := range []string{"10.1.2.3", "kafka-0", "mlflow", "6379"} {
+			if strings.Contains(b.Error, leak) || strings.Contains(b.Field, leak) {
+				t.Errorf("%v: body %+v echoes %s", err, b, leak)
+			}
+		}
+		if _, reason := Classify(err); b.Reason != reason || b.Error == "" {
+			t.Errorf("%v: body %+v, want reason %s and a message", err, b, reason)
+		}
 	}
 }
 

@@ -26,8 +26,17 @@ type Metrics struct {
 	Requests           *prometheus.CounterVec // method, route, code
 	RequestDuration    *prometheus.HistogramVec
 	FraudProbability   prometheus.Histogram
-	ModelInfo          *prometheus.GaugeVec // model_name, model_version
+	ModelInfo          *prometheus.GaugeVec   // model_name, model_version
+	Shed               *prometheus.CounterVec // limit: ShedInFlight or ShedBufferedBytes
+	InFlight           prometheus.Gauge
+	BufferedBytes      prometheus.Gauge
 }
+
+// Limit label values of http_requests_shed_total: which bound turned a request away.
+const (
+	ShedInFlight      = "in_flight"
+	ShedBufferedBytes = "buffered_bytes"
+)
 
 // NewRegistry is a registry with the Go and process collectors, as /metrics serves it.
 func NewRegistry() *prometheus.Registry {
@@ -71,8 +80,23 @@ func New(reg prometheus.Registerer, reasons ...string) *Metrics {
 			Name: "ml_model_info",
 			Help: "The model being served (value 1).",
 		}, []string{"model_name", "model_version"}),
+		Shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_shed_total",
+			Help: "Scoring requests answered 503 + Retry-After because a bound was reached, by limit (in_flight: MAX_INFLIGHT, buffered_bytes: MAX_BUFFERED_BYTES).",
+		}, []string{"limit"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_requests_in_flight",
+			Help: "Scoring requests being served (bounded by MAX_INFLIGHT).",
+		}),
+		BufferedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_request_body_buffered_bytes",
+			Help: "Request body bytes held in memory, all requests together (bounded by MAX_BUFFERED_BYTES).",
+		}),
 	}
-	reg.MustRegister(m.Predictions, m.PredictionDuration, m.Errors, m.Requests, m.RequestDuration, m.FraudProbability, m.ModelInfo)
+	reg.MustRegister(m.Predictions, m.PredictionDuration, m.Errors, m.Requests, m.RequestDuration, m.FraudProbability, m.ModelInfo,
+		m.Shed, m.InFlight, m.BufferedBytes)
+	m.Shed.WithLabelValues(ShedInFlight)
+	m.Shed.WithLabelValues(ShedBufferedBytes)
 	for _, r := range reasons {
 		m.Errors.WithLabelValues(r)
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
@@ -16,9 +15,9 @@ import (
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 )
 
-// The Kafka transport's environment, as Knative Functions' deployer sets it for FUNC_TRANSPORT=kafka.
+// The Kafka transport's environment, as Knative Functions' deployer sets it for FUNC_TRANSPORT=kafka
+// (config.EnvTransport, validated with the rest of the configuration).
 const (
-	envTransport  = "FUNC_TRANSPORT"
 	envTopic      = "KAFKA_TOPIC" // comma-separated: transactions and, if wanted, labels
 	envGroup      = "KAFKA_CONSUMER_GROUP"
 	envDeadLetter = "DEAD_LETTER_TOPIC"
@@ -27,30 +26,23 @@ const (
 
 // kafkaOptions gives the function the Kafka publisher of predictions when KAFKA_BROKERS is set
 // (both transports publish, acknowledged before the input is acknowledged). A publisher that
-// cannot be built is a configuration error: the process exits 2.
-func kafkaOptions(cfg config.Config, log *slog.Logger) []function.Option {
+// cannot be built is a configuration error.
+func kafkaOptions(cfg config.Config) ([]function.Option, error) {
 	if len(cfg.KafkaBrokers) == 0 {
-		return nil
+		return nil, nil
 	}
 	pub, err := kafkaio.NewPublisher(cfg.KafkaBrokers, cfg.PredictionsTopic)
 	if err != nil {
-		log.Error("cannot create the predictions publisher", "topic", cfg.PredictionsTopic, "error", err)
-		os.Exit(2)
+		return nil, err
 	}
-	return []function.Option{function.WithPublisher(pub)}
+	return []function.Option{function.WithPublisher(pub)}, nil
 }
 
-// startKafka consumes the input topics when FUNC_TRANSPORT=kafka, delivering each record to
-// f.Handle with KafkaSource's semantics (see kafkaio.Consumer), once the function is ready. The
-// returned func waits until the consumer has left its group, committing what was acknowledged.
-func startKafka(ctx context.Context, f *function.Function, cfg config.Config, log *slog.Logger) func() {
-	if os.Getenv(envTransport) != "kafka" {
-		return func() {}
-	}
-	if len(cfg.KafkaBrokers) == 0 {
-		log.Error(envTransport + "=kafka needs " + config.EnvKafkaBrokers)
-		os.Exit(2)
-	}
+// kafkaIntake is the in-process consumer of FUNC_TRANSPORT=kafka: it delivers each record of the
+// input topics to f.Handle with KafkaSource's semantics (see kafkaio.Consumer). Serve runs it once
+// the function has started and, on shutdown, cancels it and waits until it has left its group
+// (committing what was acknowledged) before readiness turns 503 and the store closes.
+func kafkaIntake(f *function.Function, cfg config.Config, log *slog.Logger) (function.Intake, error) {
 	kc := kafkaio.ConsumerConfig{
 		Brokers:         cfg.KafkaBrokers,
 		Topics:          strings.Split(envOr(envTopic, kafkaio.DefaultInputTopic), ","),
@@ -63,26 +55,14 @@ func startKafka(ctx context.Context, f *function.Function, cfg config.Config, lo
 	}
 	c, err := kafkaio.NewConsumer(kc, f.Handle, statusOf)
 	if err != nil {
-		log.Error("cannot start the Kafka transport", "error", err)
-		os.Exit(2)
+		return nil, err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ok, _ := f.Ready(ctx); !ok; ok, _ = f.Ready(ctx) {
-			select {
-			case <-ctx.Done():
-				_ = c.Close()
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
+	return func(ctx context.Context) error {
 		log.Info("kafka transport consuming", "topics", kc.Topics, "group", kc.Group, "dead_letter_topic", kc.DeadLetterTopic)
-		if err := c.Run(ctx); err != nil {
-			log.Error("kafka transport failed", "error", err)
-		}
-	}()
-	return func() { <-done }
+		err := c.Run(ctx)
+		log.Info("kafka transport stopped", "error", err)
+		return err
+	}, nil
 }
 
 // statusOf is the HTTP status the function answers err with.
