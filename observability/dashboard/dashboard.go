@@ -136,7 +136,7 @@ func Build() (dash.Dashboard, error) {
 		WithPanel(threshold(series("CPU % of request per pod",
 			"Usage over requests, all containers of each pod; the thick line is the HPA's ratio of sums that both CPU alerts use (80 %).", "percentunit", 8), 0.8).
 			Min(0).
-			WithTarget(query(`namespace_pod:fraud_detector_cpu_usage_seconds:rate5m{`+nsSel+`} / namespace_pod:fraud_detector_cpu_requests:sum{`+nsSel+`}`, "{{pod}}")).
+			WithTarget(query(`namespace_pod:fraud_detector_cpu_usage_seconds:rate2m{`+nsSel+`} / namespace_pod:fraud_detector_cpu_requests:sum{`+nsSel+`}`, "{{pod}}")).
 			WithTarget(query(`namespace:fraud_detector_cpu_utilisation:ratio{`+nsSel+`}`, "all pods ({{namespace}})"))).
 		WithPanel(series("Memory working set per pod", "container_memory_working_set_bytes summed over each pod's containers.", "bytes", 8).
 			Min(0).

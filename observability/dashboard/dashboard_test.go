@@ -185,7 +185,7 @@ func TestImport(t *testing.T) {
 	for _, want := range []string{
 		"ml_model_predictions_total", "http_request_duration_seconds_bucket", "ml_model_errors_total",
 		"kube_horizontalpodautoscaler_status_current_replicas", "kube_horizontalpodautoscaler_status_desired_replicas",
-		"kube_horizontalpodautoscaler_spec_max_replicas", "namespace_pod:fraud_detector_cpu_usage_seconds:rate5m",
+		"kube_horizontalpodautoscaler_spec_max_replicas", "namespace_pod:fraud_detector_cpu_usage_seconds:rate2m",
 		"container_memory_working_set_bytes", "kafka_consumergroup_lag", "loadgen_target_tps", "loadgen_achieved_tps",
 		"ml_model_info",
 	} {

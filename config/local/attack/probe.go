@@ -389,9 +389,13 @@ func (p *probe) JobDone(ctx context.Context) (bool, bool, error) {
 	return j.Status.Succeeded > 0 || j.Status.Failed > 0, j.Status.Succeeded > 0, nil
 }
 
+// LoadgenLog is the end of the Job pod's log, after how its container ended (an OOM kill
+// leaves no report in the log).
 func (p *probe) LoadgenLog(ctx context.Context) (string, error) {
+	state, _ := p.kubectl(ctx, "-n", p.o.namespace, "get", "pods", "-l", "job-name="+p.o.job, "-o",
+		`jsonpath={range .items[*].status.containerStatuses[*]}{.name}: terminated {.state.terminated.reason} exit {.state.terminated.exitCode}{"\n"}{end}`)
 	out, err := p.kubectl(ctx, "-n", p.o.namespace, "logs", "job/"+p.o.job, "--tail=40")
-	return string(out), err
+	return string(state) + string(out), err
 }
 
 var deliveryLine = regexp.MustCompile(`(?m)^sent=(\d+) predicted=(\d+) lost=(\d+) duplicates=(\d+)$`)
