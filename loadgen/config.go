@@ -30,6 +30,7 @@ type config struct {
 	idPrefix    string
 	labelsTopic string
 	labels      bool
+	wallClock   bool // tx_datetime is the send time, not the simulator's
 	acks        sarama.RequiredAcks
 	linger      time.Duration
 	idempotent  bool
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		src       = fs.String("source", "sim", "sim (the seeded handbook simulator) or a dataset CSV file to replay")
 		seed      = fs.Uint64("seed", 1, "simulator seed")
 		prefix    = fs.String("id-prefix", "", "prefix of every transaction id (default: random per run)")
+		clock     = fs.String("clock", "sim", "tx_datetime of each transaction: sim (the source's own, 2018 for the simulator: for a function with EVENT_CLOCK=stream) | wall (the moment it is sent: live traffic, for the default EVENT_CLOCK=wall)")
 		labels    = fs.Bool("labels", false, "also send fraud.label.v1 events when simulated time passes the 7-day label delay")
 		labelsTop = fs.String("labels-topic", kafkaio.DefaultLabelsTopic, "topic of the label events (kafka target)")
 		acks      = fs.String("acks", "all", "Kafka acks: all | 1 | 0")
@@ -108,6 +110,18 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var err error
 	if c.phases, err = choosePhases(*prof, *rate, *duration, *phases, *attackDur); err != nil {
 		return nil, err
+	}
+	switch *clock {
+	case "sim":
+	case "wall":
+		c.wallClock = true
+		if c.labels {
+			// Labels are released when simulated time passes the label delay: days that a
+			// wall-clock run never reaches.
+			return nil, errors.New("--labels needs --clock sim")
+		}
+	default:
+		return nil, fmt.Errorf("--clock %q: want sim or wall", *clock)
 	}
 	switch *format {
 	case "json":

@@ -205,6 +205,9 @@ func (g *generator) Send(ctx context.Context, _ int64, scheduled time.Time, done
 	if g.cfg.labels {
 		g.releaseLabels(ctx, &tx)
 	}
+	if g.cfg.wallClock {
+		tx.Time = scheduled.UTC().Truncate(time.Second)
+	}
 	phase := phaseLabel(int(g.phase.Load()))
 	g.metrics.sent.WithLabelValues(phase).Inc()
 	id := tx.ID

@@ -41,6 +41,8 @@ func TestBadFlagsGiveUsageErrors(t *testing.T) {
 		"bad brokers":           {[]string{"--brokers", "localhost", "--phases", "5:1s"}, "host:port"},
 		"missing dataset":       {[]string{"--source", "/nonexistent.csv", "--phases", "5:1s"}, "--source"},
 		"stray argument":        {[]string{"--phases", "5:1s", "extra"}, "unexpected arguments"},
+		"bad clock":             {[]string{"--clock", "utc", "--phases", "5:1s"}, "--clock"},
+		"labels on wall clock":  {[]string{"--clock", "wall", "--labels", "--phases", "5:1s"}, "--labels needs --clock sim"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -103,6 +105,47 @@ func TestHTTPTargetSendsCloudEvents(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "achieved/s") || !strings.Contains(stderr.String(), "phase 2/2") {
 		t.Errorf("no text report or progress line:\n%s\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// --clock wall dates each transaction when it is sent (live traffic); the default keeps the
+// simulator's 2018 times.
+func TestWallClockDatesTransactionsWhenSent(t *testing.T) {
+	for _, tc := range []struct {
+		clock string
+		want  func(time.Time) bool
+	}{
+		{"wall", func(d time.Time) bool { return time.Since(d) < time.Minute && time.Since(d) > -time.Second }},
+		{"sim", func(d time.Time) bool { return d.Year() == 2018 }},
+	} {
+		var mu sync.Mutex
+		var dates []time.Time
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var tx struct {
+				Date string `json:"tx_datetime"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&tx)
+			d, err := time.Parse(time.DateTime, tx.Date)
+			if err != nil {
+				t.Errorf("tx_datetime %q: %v", tx.Date, err)
+			}
+			mu.Lock()
+			dates = append(dates, d)
+			mu.Unlock()
+			w.WriteHeader(http.StatusOK)
+		}))
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"--target", "http", "--url", srv.URL + "/predict", "--phases", "50:1s", "--clock", tc.clock, "--quiet"}, &stdout, &stderr)
+		srv.Close()
+		if code != exitOK || len(dates) != 50 {
+			t.Fatalf("--clock %s: exit %d, %d transactions\n%s", tc.clock, code, len(dates), stderr.String())
+		}
+		for _, d := range dates {
+			if !tc.want(d) {
+				t.Errorf("--clock %s: tx_datetime %s", tc.clock, d)
+				break
+			}
+		}
 	}
 }
 
