@@ -66,8 +66,9 @@ const (
 	// wall clock: clock drift between terminals, acquirers and this service.
 	DefaultEventMaxSkew = 5 * time.Minute
 	// DefaultStreamEventMaxSkew applies with EVENT_CLOCK=stream when EVENT_MAX_SKEW is unset:
-	// the watermark only moves when events arrive, so a quiet hour of a replay must still pass.
-	DefaultStreamEventMaxSkew = 6 * time.Hour
+	// the watermark only moves when events arrive, so a quiet night at one replica of a replay
+	// must still pass (it is also the most the bound allows).
+	DefaultStreamEventMaxSkew = 24 * time.Hour
 	// DefaultEventMaxLateness is how far behind now a transaction may be dated: long enough for
 	// a dead letter replayed after a weekend outage, shorter than the 7-day label delay, so that
 	// no late transaction lands straight in a terminal's risk window.

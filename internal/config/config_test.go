@@ -34,6 +34,11 @@ func TestFromEnv(t *testing.T) {
 		EnvMaxBatch:          "100",
 		EnvMaxBodyBytes:      "65536",
 		EnvShutdownTimeout:   "5s",
+		EnvEventClock:        "stream",
+		EnvEventMaxLateness:  "1h",
+		EnvLabelMaxDelay:     "240h",
+		EnvLabelHMACKey:      "0123456789abcdef0123456789abcdef",
+		EnvStateMaxHistories: "5000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +47,8 @@ func TestFromEnv(t *testing.T) {
 		ListenAddress: "127.0.0.1:9090", ModelURI: "models:/fraud-detector@champion", MLflowTrackingURI: "http://mlflow:5000",
 		ModelPollInterval: time.Minute, KafkaBrokers: []string{"kafka-0:9092", "kafka-1:9092"}, PredictionsTopic: "preds",
 		FeatureStore: "redis://redis:6379/0", FraudThreshold: 0.3, MaxBatch: 100, MaxBodyBytes: 65536, ShutdownTimeout: 5 * time.Second,
+		EventClock: ClockStream, EventMaxSkew: DefaultStreamEventMaxSkew, EventMaxLateness: time.Hour, LabelMaxDelay: 240 * time.Hour,
+		LabelHMACKey: "0123456789abcdef0123456789abcdef", StateMaxHistories: 5000,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -54,6 +61,12 @@ func TestInvalid(t *testing.T) {
 		want string // a fragment of the error naming the variable
 	}{
 		"listen without port":      {map[string]string{EnvListenAddress: "localhost"}, EnvListenAddress},
+		"unknown event clock":      {map[string]string{EnvEventClock: "walls"}, EnvEventClock},
+		"skew beyond a day":        {map[string]string{EnvEventMaxSkew: "48h"}, EnvEventMaxSkew},
+		"lateness at label delay":  {map[string]string{EnvEventMaxLateness: "168h"}, EnvEventMaxLateness},
+		"label delay past horizon": {map[string]string{EnvLabelMaxDelay: "900h"}, EnvLabelMaxDelay},
+		"short label key":          {map[string]string{EnvLabelHMACKey: "secret"}, EnvLabelHMACKey},
+		"no state cap":             {map[string]string{EnvStateMaxHistories: "0"}, EnvStateMaxHistories},
 		"listen port not a number": {map[string]string{EnvListenAddress: "[::]:http"}, EnvListenAddress},
 		"registry without mlflow":  {map[string]string{EnvModelURI: "models:/fraud@champion"}, EnvMLflowTrackingURI},
 		"registry without alias":   {map[string]string{EnvModelURI: "models:/fraud", EnvMLflowTrackingURI: "http://m:5000"}, "name@alias"},

@@ -82,4 +82,3 @@ func VerifyLabel(key []byte, l *txn.Label, sig string) error {
 	}
 	return nil
 }
-
