@@ -22,8 +22,10 @@ TEST_TARGETS :=
 
 .DEFAULT_GOAL := run
 .PHONY: run test test-go lint fuzz bench tools
+# The local demo replays the simulator's 2018 data: event time is the stream's (README, EVENT_CLOCK).
+EVENT_CLOCK ?= stream
 run:
-	LISTEN_ADDRESS=$(LISTEN) go run ./function/cmd/fraud-detector
+	EVENT_CLOCK=$(EVENT_CLOCK) LISTEN_ADDRESS=$(LISTEN) go run ./function/cmd/fraud-detector
 
 test: lint test-go $(TEST_TARGETS)
 	@echo "make test: all passed"
