@@ -24,9 +24,10 @@ var Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 const (
 	compromised = 1 // terminal with a month of confirmed frauds
 	innocent    = 2 // terminal with the same traffic and no fraud
+	perDay      = 2 // a small terminal, as in the handbook's world (about 1.5 a day)
 )
 
-// world is a scorer with a month of history: at each terminal 6 transactions a day from 30 to 1
+// world is a scorer with a month of history: at each terminal perDay transactions a day from 30 to 1
 // days before Start, those at the compromised terminal all confirmed frauds by signed labels.
 type world struct {
 	s   *scoring.Scorer
@@ -45,7 +46,7 @@ func build(t testing.TB, store features.Store) *world {
 	w.s.SetModel(m)
 	ctx := context.Background()
 	for d := 30; d >= 1; d-- {
-		for k := range 6 {
+		for k := range perDay {
 			at := Start.Add(-time.Duration(d)*24*time.Hour + time.Duration(k)*time.Hour)
 			w.now = at
 			for _, term := range []int64{compromised, innocent} {
@@ -117,11 +118,8 @@ func Run(t *testing.T, newStore func(t *testing.T) features.Store) {
 	})
 	t.Run("dilution", func(t *testing.T) {
 		w := build(t, newStore(t))
-		for i := range 20 { // backdated into the terminal's risk windows, or ahead of it
-			at := Start.Add(-time.Duration(8+i) * 24 * time.Hour)
-			if i%2 == 1 {
-				at = Start.Add(time.Duration(8+i) * 24 * time.Hour)
-			}
+		for i := range 20 { // backdated straight into the terminal's risk windows (7 to 37 days back)
+			at := Start.Add(-time.Duration(8+i)*24*time.Hour - time.Duration(i)*time.Minute)
 			_, err := w.score(t, compromised, at)
 			refused(t, "fake transaction dated "+at.String(), err)
 		}
