@@ -22,8 +22,10 @@ TEST_TARGETS :=
 
 .DEFAULT_GOAL := run
 .PHONY: run test test-go lint fuzz bench tools
+# The local demo replays the simulator's 2018 data: event time is the stream's (README, EVENT_CLOCK).
+EVENT_CLOCK ?= stream
 run:
-	LISTEN_ADDRESS=$(LISTEN) go run ./function/cmd/fraud-detector
+	EVENT_CLOCK=$(EVENT_CLOCK) LISTEN_ADDRESS=$(LISTEN) go run ./function/cmd/fraud-detector
 
 test: lint test-go $(TEST_TARGETS)
 	@echo "make test: all passed"
@@ -46,7 +48,7 @@ lint: tools
 
 # Short fuzzing of every decoder of outside input (the seeds also run in test-go): package:target.
 FUZZTIME ?= 10s
-FUZZ_TARGETS := internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/txn:FuzzDecodeObject internal/events:FuzzReadHTTP \
+FUZZ_TARGETS := internal/scoring:FuzzParseLabelSignature internal/redisstore:FuzzParseInfo internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/txn:FuzzDecodeObject internal/events:FuzzReadHTTP \
 	function:FuzzPredictBody function:FuzzReadBody internal/kafkaio:FuzzToEvent internal/model:FuzzParseLightGBM internal/model:FuzzParseMetadata \
 	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse internal/registry:FuzzResolve \
 	eventing/dispatcher:FuzzDecodeKafkaSource observability/receiver:FuzzDecode

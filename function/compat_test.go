@@ -20,6 +20,7 @@ import (
 func TestFuncGoCompat(t *testing.T) {
 	addr := freeAddr(t)
 	t.Setenv("LISTEN_ADDRESS", addr)
+	t.Setenv("EVENT_CLOCK", "stream") // the test's transactions are dated 2018
 	pub := &spyPublisher{}
 	f := New(WithLogger(quietLogger()), WithPublisher(pub))
 

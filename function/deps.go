@@ -13,7 +13,7 @@ import (
 // newStore builds the feature store FEATURE_STORE names.
 func newStore(_ context.Context, cfg config.Config) (features.Store, error) {
 	if cfg.FeatureStore == config.StoreMemory {
-		return features.NewMemory(), nil
+		return features.NewMemory(features.WithMaxHistories(cfg.StateMaxHistories)), nil
 	}
 	// A redis:// URL (config validated the scheme): Redis shared by every replica. It dials
 	// lazily, so a Redis that is down at start gives 503s until it is up, not a crash loop.

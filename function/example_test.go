@@ -16,7 +16,8 @@ import (
 // KafkaSource delivers it and replies with a fraud.prediction.v1 event.
 func ExampleFunction_Handle() {
 	f := function.New(function.WithLogger(slog.New(slog.DiscardHandler)))
-	if err := f.Start(context.Background(), map[string]string{}); err != nil {
+	// A replay of the simulator's 2018 data: event time is the stream's own (EVENT_CLOCK=stream).
+	if err := f.Start(context.Background(), map[string]string{"EVENT_CLOCK": "stream"}); err != nil {
 		panic(err)
 	}
 	defer f.Stop(context.Background())

@@ -156,7 +156,17 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if cfg.FraudThreshold > 0 {
 		opts = append(opts, scoring.WithThreshold(cfg.FraudThreshold))
 	}
-	opts = append(opts, scoring.WithClock(f.clock))
+	opts = append(opts, scoring.WithClock(f.clock), scoring.WithEventClock(scoring.NewClock(cfg)))
+	if cfg.LabelHMACKey != "" {
+		opts = append(opts, scoring.WithLabelKey([]byte(cfg.LabelHMACKey)))
+	}
+	if m, ok := store.(interface {
+		RegisterMetrics(prometheus.Registerer) error
+	}); ok {
+		if err := m.RegisterMetrics(f.reg); err != nil {
+			return errors.Join(err, pub.Close(), closeStore(store))
+		}
+	}
 	s := scoring.New(store, opts...)
 	f.setModel(s, m)
 

@@ -131,9 +131,10 @@ func TestKafkaSourceEvent(t *testing.T) {
 func TestBatchInBatchOut(t *testing.T) {
 	store := newSpyStore()
 	_, srv := startFunction(t, WithStore(store))
-	label := `{"transaction_id":"old","customer_id":9,"terminal_id":3156,"tx_datetime":"2018-03-25 10:00:00","tx_fraud":1}`
+	// A label for t1, which the batch scores before it: signed by the trusted labelling path.
+	label := `{"transaction_id":"t1","customer_id":1,"terminal_id":3156,"tx_datetime":"2018-04-01 10:00:00","tx_fraud":1}`
 	batch := "[" + structuredEvent(events.TypeTransaction, "b1", txBody("t1", 1, 10)) + "," +
-		structuredEvent(events.TypeLabel, "b2", label) + "," +
+		signedLabelEvent(t, "b2", label) + "," +
 		structuredEvent(events.TypeTransaction, "b3", txBody("t3", 2, 20)) + "]"
 	resp, body := post(t, srv.URL+"/", events.MediaBatch, batch)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != events.MediaBatch {
@@ -147,14 +148,53 @@ func TestBatchInBatchOut(t *testing.T) {
 		out[0].ID() != events.PredictionID("/test", "b1") || out[1].ID() != events.PredictionID("/test", "b3") {
 		t.Fatalf("reply batch: %v", out)
 	}
-	if len(store.label) != 1 || store.label[0].TransactionID != "old" || !store.label[0].Fraud {
+	if len(store.label) != 1 || store.label[0].TransactionID != "t1" || !store.label[0].Fraud {
 		t.Errorf("labels reaching the store: %+v", store.label)
 	}
 
 	// A lone label is accepted with no reply event.
-	resp, body = post(t, srv.URL+"/", events.MediaStructured, structuredEvent(events.TypeLabel, "l1", label))
+	resp, body = post(t, srv.URL+"/", events.MediaStructured, signedLabelEvent(t, "l1", label))
 	if resp.StatusCode != http.StatusAccepted || len(body) != 0 {
 		t.Errorf("label: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Labels change risk state, so only the trusted labelling path may send them: an unsigned or
+// wrongly signed label, a label for a transaction never seen, and a label dated ahead of the
+// stream are refused with a 400 naming the reason, and never reach the state.
+func TestLabelsFromTheTrustedPathOnly(t *testing.T) {
+	store := newSpyStore()
+	_, srv := startFunction(t, WithStore(store))
+	if resp, body := post(t, srv.URL+"/predict", "application/json", txBody("seen", 1, 10)); resp.StatusCode != 200 {
+		t.Fatalf("predict: %d %s", resp.StatusCode, body)
+	}
+	seen := `{"transaction_id":"seen","customer_id":1,"terminal_id":3156,"tx_datetime":"2018-04-01 10:00:00","tx_fraud":1}`
+	never := `{"transaction_id":"never","customer_id":1,"terminal_id":3156,"tx_datetime":"2018-04-01 10:00:00","tx_fraud":1}`
+	future := `{"transaction_id":"seen","customer_id":1,"terminal_id":3156,"tx_datetime":"2018-05-09 10:00:00","tx_fraud":1}`
+	forged := strings.Replace(signedLabelEvent(t, "f", seen), `"labelsignature":"`, `"labelsignature":"0`, 1)
+	tests := map[string]struct {
+		event string
+		want  string
+	}{
+		"unsigned":           {structuredEvent(events.TypeLabel, "u", seen), "label signature: missing"},
+		"wrong signature":    {forged, "label signature"},
+		"never seen":         {signedLabelEvent(t, "n", never), "no transaction seen"},
+		"ahead of the clock": {signedLabelEvent(t, "a", future), "ahead of the stream watermark"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			resp, body := post(t, srv.URL+"/", events.MediaStructured, tc.event)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), tc.want) {
+				t.Errorf("%d %s, want 400 %q", resp.StatusCode, body, tc.want)
+			}
+		})
+	}
+	if len(store.label) != 0 {
+		t.Errorf("refused labels reached the store: %+v", store.label)
+	}
+	resp, body := post(t, srv.URL+"/", events.MediaStructured, signedLabelEvent(t, "ok", seen))
+	if resp.StatusCode != http.StatusAccepted || len(store.label) != 1 {
+		t.Errorf("the genuine label: %d %s, %d reached the store", resp.StatusCode, body, len(store.label))
 	}
 }
 
@@ -328,12 +368,12 @@ func TestStartFailsOnBadModel(t *testing.T) {
 
 func TestStartReadsEnv(t *testing.T) {
 	f := New(WithLogger(quietLogger()))
-	err := f.Start(context.Background(), map[string]string{"FRAUD_THRESHOLD": "7"})
+	err := f.Start(context.Background(), map[string]string{"FRAUD_THRESHOLD": "7", "EVENT_CLOCK": "stream"})
 	if err == nil || !strings.Contains(err.Error(), "FRAUD_THRESHOLD") {
 		t.Fatalf("bad env accepted: %v", err)
 	}
 	f = New(WithLogger(quietLogger()))
-	if err := f.Start(context.Background(), map[string]string{"FRAUD_THRESHOLD": "0.01", "MAX_BATCH": "3"}); err != nil {
+	if err := f.Start(context.Background(), map[string]string{"FRAUD_THRESHOLD": "0.01", "MAX_BATCH": "3", "EVENT_CLOCK": "stream"}); err != nil {
 		t.Fatal(err)
 	}
 	if f.Config().MaxBatch != 3 {

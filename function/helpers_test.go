@@ -19,6 +19,7 @@ import (
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
 
@@ -32,8 +33,15 @@ func testConfig() config.Config {
 	c.MaxBatch = 5
 	c.MaxBodyBytes = 4096
 	c.DrainDelay = 0 // shutdown tests that want one set it
+	// The tests' transactions are dated 2018: event time is the stream's watermark.
+	c.EventClock = config.ClockStream
+	c.EventMaxSkew = config.DefaultStreamEventMaxSkew
+	c.LabelHMACKey = testLabelKey
 	return c
 }
+
+// testLabelKey is the LABEL_HMAC_KEY of testConfig.
+const testLabelKey = "function-test-label-key-0123456789abcdef"
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -117,6 +125,18 @@ func structuredEvent(typ, id, data string) string {
 	return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/test","type":%q,"datacontenttype":"application/json","data":%s}`, id, typ, data)
 }
 
+// signedLabelEvent is a structured fraud.label.v1 event for the label JSON data, signed with
+// testLabelKey as the trusted labelling path signs it.
+func signedLabelEvent(t *testing.T, id, data string) string {
+	t.Helper()
+	l, err := txn.DecodeLabelJSON([]byte(data))
+	if err != nil {
+		t.Fatalf("label %s: %v", data, err)
+	}
+	return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/test","type":%q,"datacontenttype":"application/json","%s":%q,"data":%s}`,
+		id, events.TypeLabel, scoring.LabelSignatureExtension, scoring.SignLabel([]byte(testLabelKey), &l), data)
+}
+
 // spyStore records, after each Record, the customer's history length, and every label.
 type spyStore struct {
 	inner *features.Memory
@@ -141,10 +161,13 @@ func (s *spyStore) Record(ctx context.Context, tx *txn.Transaction, fn func(*fea
 }
 
 func (s *spyStore) Label(ctx context.Context, l txn.Label) error {
+	if err := s.inner.Label(ctx, l); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.label = append(s.label, l)
 	s.mu.Unlock()
-	return s.inner.Label(ctx, l)
+	return nil
 }
 
 // spyPublisher records what is published; it fails with fail, or blocks until release is closed.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/scoring"
@@ -35,7 +36,8 @@ func (f *Function) process(ctx context.Context, l *live, evs []event.Event, batc
 	for i := range inputs {
 		in := &inputs[i]
 		if in.Kind == events.KindLabel {
-			if err := l.scorer.Label(ctx, in.Label); err != nil {
+			sig, _ := types.ToString(evs[i].Extensions()[scoring.LabelSignatureExtension])
+			if err := l.scorer.Label(ctx, in.Label, sig); err != nil {
 				return nil, fmt.Errorf("label %s: %w", in.Label.TransactionID, err)
 			}
 			continue

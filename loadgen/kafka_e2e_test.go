@@ -85,7 +85,7 @@ func (p *pipeline) startFunctionWith(env ...string) {
 	p.t.Helper()
 	cmd := exec.Command(functionBinary(p.t))
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Env = append(cmd.Env, "LISTEN_ADDRESS=127.0.0.1:0",
+	cmd.Env = append(cmd.Env, "EVENT_CLOCK=stream", "LISTEN_ADDRESS=127.0.0.1:0",
 		"KAFKA_BROKERS="+strings.Join(p.brokers, ","), "KAFKA_TOPIC="+p.in, "PREDICTIONS_TOPIC="+p.out,
 		"DEAD_LETTER_TOPIC="+p.dlq, "KAFKA_CONSUMER_GROUP="+p.group)
 	p.mu.Lock()

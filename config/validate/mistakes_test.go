@@ -246,14 +246,14 @@ func TestChecksCatchMistakes(t *testing.T) {
 			},
 			want: "not taken from a Secret",
 		},
-		"Redis evicting histories": {
+		"Redis refusing writes when full": {
 			check: func() error {
 				return CheckRedis(redisWith(func(sts *appsv1.StatefulSet, _ *networkingv1.NetworkPolicy) {
 					args := sts.Spec.Template.Spec.Containers[0].Args
-					args[slices.Index(args, "noeviction")] = "allkeys-lru"
+					args[slices.Index(args, "allkeys-lru")] = "noeviction"
 				}))
 			},
-			want: "noeviction",
+			want: "want allkeys-lru",
 		},
 		"function egress to Redis not allowed": {
 			check: func() error {

@@ -96,9 +96,9 @@ func checkStoreURL(e corev1.EnvVar, svc *corev1.Service) error {
 }
 
 // CheckRedis checks config/redis as a variant renders it: one StatefulSet, its Service on 6379,
-// the password from the Secret, noeviction with maxmemory under the memory limit (a full Redis
-// refuses writes, and the function answers 503, rather than being OOM-killed or dropping
-// histories), a NetworkPolicy that lets the function's pods in, and the function's own policy
+// the password from the Secret, allkeys-lru with maxmemory under the memory limit (a full Redis
+// evicts the least recently active histories rather than being OOM-killed or, with noeviction,
+// refusing every write so that every transaction gets a 503; issue 12), a NetworkPolicy that lets the function's pods in, and the function's own policy
 // that lets them out to it.
 func CheckRedis(objs []Object) error {
 	var (
@@ -184,7 +184,7 @@ func CheckRedis(objs []Object) error {
 	return nil
 }
 
-// checkRedisContainer: requirepass from the Secret, noeviction, maxmemory under the limit.
+// checkRedisContainer: requirepass from the Secret, allkeys-lru, maxmemory under the limit.
 func checkRedisContainer(c corev1.Container) error {
 	var errs []error
 	pw := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == RedisPasswordEnv })
@@ -202,8 +202,8 @@ func checkRedisContainer(c corev1.Container) error {
 	if got := arg("--requirepass"); got != "$("+RedisPasswordEnv+")" {
 		errs = append(errs, fmt.Errorf("container %q: --requirepass must be $(%s)", c.Name, RedisPasswordEnv))
 	}
-	if got := arg("--maxmemory-policy"); got != "noeviction" {
-		errs = append(errs, fmt.Errorf("container %q: --maxmemory-policy %q, want noeviction (eviction would silently drop histories)", c.Name, got))
+	if got := arg("--maxmemory-policy"); got != "allkeys-lru" {
+		errs = append(errs, fmt.Errorf("container %q: --maxmemory-policy %q, want allkeys-lru (noeviction stops all scoring once Redis is full)", c.Name, got))
 	}
 	limit := c.Resources.Limits.Memory().Value()
 	if mm, err := redisBytes(arg("--maxmemory")); err != nil || mm <= 0 || limit <= 0 || mm >= limit {

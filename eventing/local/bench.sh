@@ -47,7 +47,7 @@ lg --topic bench-max --phases 400000:5s --report "$BENCH_OUT/max-loadgen.json" >
 
 echo "== 3. end-to-end throughput at $BENCH_E2E_RATE/s offered for 10 s" >&2
 start_function() {
-	FUNC_TRANSPORT=kafka KAFKA_BROKERS=$brokers KAFKA_TOPIC="$1" PREDICTIONS_TOPIC="$2" KAFKA_CONSUMER_GROUP="$1-fd" \
+	EVENT_CLOCK=stream FUNC_TRANSPORT=kafka KAFKA_BROKERS=$brokers KAFKA_TOPIC="$1" PREDICTIONS_TOPIC="$2" KAFKA_CONSUMER_GROUP="$1-fd" \
 		LISTEN_ADDRESS=127.0.0.1:0 "$work/fraud-detector" >"$work/function-$1.log" 2>&1 &
 	fn_pid=$!
 	# Measure from the moment the function owns its partitions, not from its group join.

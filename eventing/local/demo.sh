@@ -29,7 +29,7 @@ echo "demo: building the function and the load generator" >&2
 "$root/eventing/local/kafka.sh" up >&2
 
 echo "demo: starting the function in Kafka mode (log: $work/function.log)" >&2
-FUNC_TRANSPORT=kafka KAFKA_BROKERS=$brokers KAFKA_TOPIC=transactions-input,fraud-labels \
+EVENT_CLOCK=stream FUNC_TRANSPORT=kafka KAFKA_BROKERS=$brokers KAFKA_TOPIC=transactions-input,fraud-labels \
 	KAFKA_CONSUMER_GROUP=fraud-detector DEAD_LETTER_TOPIC=transactions-dead-letter \
 	PREDICTIONS_TOPIC=fraud-predictions LISTEN_ADDRESS=127.0.0.1:0 \
 	"$work/fraud-detector" >"$work/function.log" 2>&1 &

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/features"
 )
 
 // Environment variable names.
@@ -30,6 +32,12 @@ const (
 	EnvMaxBufferedBytes  = "MAX_BUFFERED_BYTES"
 	EnvDrainDelay        = "DRAIN_DELAY"
 	EnvTransport         = "FUNC_TRANSPORT"
+	EnvEventClock        = "EVENT_CLOCK"
+	EnvEventMaxSkew      = "EVENT_MAX_SKEW"
+	EnvEventMaxLateness  = "EVENT_MAX_LATENESS"
+	EnvLabelMaxDelay     = "LABEL_MAX_DELAY"
+	EnvLabelHMACKey      = "LABEL_HMAC_KEY"
+	EnvStateMaxHistories = "STATE_MAX_HISTORIES"
 )
 
 // Defaults.
@@ -68,6 +76,32 @@ const (
 	TransportKafka = "kafka"
 	// DefaultTransport is HTTP.
 	DefaultTransport = TransportHTTP
+
+	// ClockWall: the service's notion of now is its wall clock (production: live traffic).
+	ClockWall = "wall"
+	// ClockStream: now is the stream's own watermark, the latest event time admitted (replays
+	// and the simulator, whose data is dated 2018). It trusts the stream's clock: use it only for
+	// data you produce.
+	ClockStream       = "stream"
+	DefaultEventClock = ClockWall
+	// DefaultEventMaxSkew is how far ahead of now a transaction or label may be dated on the
+	// wall clock: clock drift between terminals, acquirers and this service.
+	DefaultEventMaxSkew = 5 * time.Minute
+	// DefaultStreamEventMaxSkew applies with EVENT_CLOCK=stream when EVENT_MAX_SKEW is unset:
+	// the watermark only moves when events arrive, so a quiet night at one replica of a replay
+	// must still pass (it is also the most the bound allows).
+	DefaultStreamEventMaxSkew = 24 * time.Hour
+	// DefaultEventMaxLateness is how far behind now a transaction may be dated: long enough for
+	// a dead letter replayed after a weekend outage, shorter than the 7-day label delay, so that
+	// no late transaction lands straight in a terminal's risk window.
+	DefaultEventMaxLateness = 72 * time.Hour
+	// DefaultLabelMaxDelay is how old a label's transaction may be: 37 days, the horizon of every
+	// feature window (features.Horizon); an older label can change no feature.
+	DefaultLabelMaxDelay = features.Horizon
+	// DefaultStateMaxHistories caps the customers and terminals the in-memory store holds (each
+	// about 1 KB with a month of history): 1 M is about 1 GB at worst, 100 MB for the handbook's
+	// world. Past it the least recently active go first.
+	DefaultStateMaxHistories = features.DefaultMaxHistories
 )
 
 // Limits on what validation accepts.
@@ -78,6 +112,14 @@ const (
 	MaxInflightLimit     = 100_000
 	MaxBufferedLimit     = 1 << 30
 	MaxDrainDelay        = 5 * time.Minute
+	// MaxEventMaxSkew keeps skew far below the 7 days between the 30-day customer windows and
+	// the 37-day horizon, so a transaction dated at the edge prunes nothing a window still sees.
+	MaxEventMaxSkew = 24 * time.Hour
+	// MaxEventMaxLateness is the 7-day label delay: a later transaction would enter a terminal's
+	// risk window (transactions at least 7 days old) the moment it arrives.
+	MaxEventMaxLateness = features.LabelDelay
+	// MinLabelHMACKey is the shortest LABEL_HMAC_KEY accepted (bytes; HMAC-SHA256's block is 64).
+	MinLabelHMACKey = 32
 )
 
 // MLflowScheme prefixes a registry model URI, as in models:/fraud-detector@champion.
@@ -100,6 +142,12 @@ type Config struct {
 	MaxBufferedBytes  int64         // request body bytes held at once, all requests together
 	DrainDelay        time.Duration // SIGTERM to listener close, readiness answering 503
 	Transport         string        // "http" or "kafka"
+	EventClock        string        // "wall" or "stream": what now is for the event-time bounds
+	EventMaxSkew      time.Duration // how far ahead of now an event may be dated
+	EventMaxLateness  time.Duration // how far behind now a transaction may be dated
+	LabelMaxDelay     time.Duration // how far behind now a label's transaction may be dated
+	LabelHMACKey      string        // empty: every fraud.label.v1 is refused; never logged
+	StateMaxHistories int           // cap on the in-memory store's customers plus terminals
 }
 
 // Default is the configuration with no environment set.
@@ -117,6 +165,11 @@ func Default() Config {
 		MaxBufferedBytes:  DefaultMaxBufferedBytes,
 		DrainDelay:        DefaultDrainDelay,
 		Transport:         DefaultTransport,
+		EventClock:        DefaultEventClock,
+		EventMaxSkew:      DefaultEventMaxSkew,
+		EventMaxLateness:  DefaultEventMaxLateness,
+		LabelMaxDelay:     DefaultLabelMaxDelay,
+		StateMaxHistories: DefaultStateMaxHistories,
 	}
 }
 
@@ -211,6 +264,36 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := get(EnvTransport); ok {
 		c.Transport = v
 	}
+	if v, ok := get(EnvEventClock); ok {
+		c.EventClock = v
+	}
+	duration := func(name string, dst *time.Duration) bool {
+		v, ok := get(name)
+		if !ok {
+			return false
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not a duration such as 5m", name, v))
+		}
+		*dst = d
+		return true
+	}
+	if !duration(EnvEventMaxSkew, &c.EventMaxSkew) && c.EventClock == ClockStream {
+		c.EventMaxSkew = DefaultStreamEventMaxSkew
+	}
+	duration(EnvEventMaxLateness, &c.EventMaxLateness)
+	duration(EnvLabelMaxDelay, &c.LabelMaxDelay)
+	if v, ok := lookup(EnvLabelHMACKey); ok {
+		c.LabelHMACKey = v // not trimmed: the key is bytes
+	}
+	if v, ok := get(EnvStateMaxHistories); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not an integer", EnvStateMaxHistories, v))
+		}
+		c.StateMaxHistories = n
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -297,6 +380,24 @@ func (c Config) Validate() error {
 		}
 	default:
 		bad("%s=%q: want %q or %q", EnvTransport, c.Transport, TransportHTTP, TransportKafka)
+	}
+	if c.EventClock != ClockWall && c.EventClock != ClockStream {
+		bad("%s=%q: want %q or %q", EnvEventClock, c.EventClock, ClockWall, ClockStream)
+	}
+	if c.EventMaxSkew < time.Second || c.EventMaxSkew > MaxEventMaxSkew {
+		bad("%s=%v: must be 1s-%v", EnvEventMaxSkew, c.EventMaxSkew, MaxEventMaxSkew)
+	}
+	if c.EventMaxLateness < time.Second || c.EventMaxLateness >= MaxEventMaxLateness {
+		bad("%s=%v: must be at least 1s and under %v (the label delay)", EnvEventMaxLateness, c.EventMaxLateness, MaxEventMaxLateness)
+	}
+	if c.LabelMaxDelay < time.Second || c.LabelMaxDelay > DefaultLabelMaxDelay {
+		bad("%s=%v: must be 1s-%v (the feature horizon)", EnvLabelMaxDelay, c.LabelMaxDelay, DefaultLabelMaxDelay)
+	}
+	if c.LabelHMACKey != "" && len(c.LabelHMACKey) < MinLabelHMACKey {
+		bad("%s: %d bytes, must be at least %d (e.g. openssl rand -hex 32)", EnvLabelHMACKey, len(c.LabelHMACKey), MinLabelHMACKey)
+	}
+	if c.StateMaxHistories < 1 {
+		bad("%s=%d: must be positive", EnvStateMaxHistories, c.StateMaxHistories)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

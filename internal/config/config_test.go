@@ -38,6 +38,11 @@ func TestFromEnv(t *testing.T) {
 		EnvMaxBufferedBytes:  "1048576",
 		EnvDrainDelay:        "0",
 		EnvTransport:         "kafka",
+		EnvEventClock:        "stream",
+		EnvEventMaxLateness:  "1h",
+		EnvLabelMaxDelay:     "240h",
+		EnvLabelHMACKey:      "0123456789abcdef0123456789abcdef",
+		EnvStateMaxHistories: "5000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +52,8 @@ func TestFromEnv(t *testing.T) {
 		ModelPollInterval: time.Minute, KafkaBrokers: []string{"kafka-0:9092", "kafka-1:9092"}, PredictionsTopic: "preds",
 		FeatureStore: "redis://redis:6379/0", FraudThreshold: 0.3, MaxBatch: 100, MaxBodyBytes: 65536, ShutdownTimeout: 5 * time.Second,
 		MaxInflight: 32, MaxBufferedBytes: 1 << 20, DrainDelay: 0, Transport: TransportKafka,
+		EventClock: ClockStream, EventMaxSkew: DefaultStreamEventMaxSkew, EventMaxLateness: time.Hour, LabelMaxDelay: 240 * time.Hour,
+		LabelHMACKey: "0123456789abcdef0123456789abcdef", StateMaxHistories: 5000,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -83,6 +90,12 @@ func TestInvalid(t *testing.T) {
 		"drain not a duration":      {map[string]string{EnvDrainDelay: "5"}, EnvDrainDelay},
 		"transport typo":            {map[string]string{EnvTransport: "kakfa"}, EnvTransport},
 		"transport kafka no broker": {map[string]string{EnvTransport: "kafka"}, EnvKafkaBrokers},
+		"unknown event clock":       {map[string]string{EnvEventClock: "walls"}, EnvEventClock},
+		"skew beyond a day":         {map[string]string{EnvEventMaxSkew: "48h"}, EnvEventMaxSkew},
+		"lateness at label delay":   {map[string]string{EnvEventMaxLateness: "168h"}, EnvEventMaxLateness},
+		"label delay past horizon":  {map[string]string{EnvLabelMaxDelay: "900h"}, EnvLabelMaxDelay},
+		"short label key":           {map[string]string{EnvLabelHMACKey: "secret"}, EnvLabelHMACKey},
+		"no state cap":              {map[string]string{EnvStateMaxHistories: "0"}, EnvStateMaxHistories},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

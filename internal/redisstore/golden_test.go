@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 // step is one input of a golden sequence: a transaction with the features it must get, or a
 // label (tx nil).
 type step struct {
-	tx    *txn.Transaction
-	label *txn.Label
-	want  features.Vector
+	tx      *txn.Transaction
+	label   *txn.Label
+	refused bool // the label must be refused (ErrUnknownTransaction)
+	want    features.Vector
 }
 
 func at(s string) time.Time {
@@ -59,9 +61,9 @@ func goldenSequence() []step {
 		// A redelivery changes nothing.
 		{tx: c, want: features.Vector{50, 0, 0, 2, 40, 3, 30, 3, 30, 0, 0, 0, 0, 0, 0}},
 		{label: fraud(a)},
-		{label: fraud(a)},  // twice: still one fraud
-		{label: &notFraud}, // non-frauds change nothing
-		{label: unseen},    // a terminal with no transactions yet
+		{label: fraud(a)},              // twice: still one fraud
+		{label: &notFraud},             // non-frauds change nothing
+		{label: unseen, refused: true}, // a terminal with no transactions yet: never seen, refused
 		// Terminal 10 as of 7 days back (2018-04-02 10:00, a included): a only, a fraud.
 		{tx: d, want: features.Vector{5, 0, 0, 1, 5, 1, 5, 1, 5, 1, 1, 1, 1, 1, 1}},
 		// Customer 2: d is one day and one second back. Terminal 10 as of 2018-04-03 10:00:01:
@@ -81,7 +83,14 @@ func CheckGolden(t *testing.T, store features.Store) {
 	ctx := context.Background()
 	for i, s := range goldenSequence() {
 		if s.label != nil {
-			if err := store.Label(ctx, *s.label); err != nil {
+			err := store.Label(ctx, *s.label)
+			if s.refused {
+				if !errors.Is(err, features.ErrUnknownTransaction) {
+					t.Fatalf("step %d: label %s: err = %v, want ErrUnknownTransaction", i, s.label.TransactionID, err)
+				}
+				continue
+			}
+			if err != nil {
 				t.Fatalf("step %d: label %s: %v", i, s.label.TransactionID, err)
 			}
 			continue

@@ -10,8 +10,13 @@
 --   ARGV: op, time, cut, customer record, terminal record, TTL in ms
 --   Drops what no window can see any more (time <= cut), inserts the transaction, returns the
 --   three histories.
--- ARGV[1] = 'label' (features.AddFraud):
---   KEYS: terminal frauds; ARGV: op, time, record, TTL in ms. Returns 1 if added, 0 if known.
+-- ARGV[1] = 'label' (features.AddFraud, after features.Seen):
+--   KEYS: terminal frauds, terminal transactions, customer history; ARGV: op, time, record, TTL
+--   in ms. Returns 1 if added, 0 if known, -1 if the customer's or the terminal's history does not
+--   hold the transaction (a label may only name a transaction the state has seen).
+--
+-- Every key written gets the TTL (PX), so an idle history expires with its windows; the Redis
+-- deployment evicts least recently used keys under memory pressure (config/redis).
 
 local function load(key, size)
   local s = redis.call('GET', key)
@@ -56,6 +61,19 @@ local function insert(s, rec, size, t)
   return string.sub(s, 1, i - 1) .. rec .. string.sub(s, i), true
 end
 
+-- seen reports whether s holds a record at time t whose id is that of rec.
+local function seen(s, size, t, rec)
+  local id = string.sub(rec, 9, 16)
+  local j = #s + 1 - size
+  while j >= 1 and time(s, j) >= t do
+    if time(s, j) == t and string.sub(s, j + 8, j + 15) == id then
+      return true
+    end
+    j = j - size
+  end
+  return false
+end
+
 local function save(key, s, ttl)
   if #s == 0 then
     redis.call('DEL', key)
@@ -75,7 +93,11 @@ if op == 'record' then
   save(KEYS[3], f, ttl)
   return {c, e, f}
 elseif op == 'label' then
-  local f, added = insert(load(KEYS[1], 16), ARGV[3], 16, tonumber(ARGV[2]))
+  local t = tonumber(ARGV[2])
+  if not seen(load(KEYS[2], 16), 16, t, ARGV[3]) or not seen(load(KEYS[3], 24), 24, t, ARGV[3]) then
+    return -1
+  end
+  local f, added = insert(load(KEYS[1], 16), ARGV[3], 16, t)
   save(KEYS[1], f, ARGV[4])
   if added then
     return 1

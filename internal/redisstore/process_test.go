@@ -78,7 +78,7 @@ func newFunction(tb testing.TB, logDir, name, store, modelURI string) *fnProcess
 		tb.Fatalf("log file: %v", err)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr, "FEATURE_STORE="+store, "KAFKA_BROKERS=", "MODEL_URI="+modelURI)
+	cmd.Env = append(os.Environ(), "LISTEN_ADDRESS="+addr, "FEATURE_STORE="+store, "KAFKA_BROKERS=", "MODEL_URI="+modelURI, "EVENT_CLOCK=stream", "LABEL_HMAC_KEY="+processLabelKey)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
@@ -157,6 +157,9 @@ func (p *fnProcess) predict(t *testing.T, tr *txn.Transaction) reply {
 	return p.post(t, "/predict", http.Header{"Content-Type": {"application/json"}}, txn.AppendJSON(nil, tr))
 }
 
+// processLabelKey is the LABEL_HMAC_KEY of the function processes.
+const processLabelKey = "process-test-label-key-0123456789abcdef"
+
 // label delivers a fraud.label.v1 CloudEvent in binary mode, as a Trigger or KafkaSource would.
 func (p *fnProcess) label(t *testing.T, l *txn.Label) reply {
 	t.Helper()
@@ -170,6 +173,8 @@ func (p *fnProcess) label(t *testing.T, l *txn.Label) reply {
 		"Ce-Type":        {"fraud.label.v1"},
 		"Ce-Source":      {"/redisstore-test"},
 		"Ce-Id":          {"label-" + l.TransactionID},
+		// The trusted labelling path signs every label (LABEL_HMAC_KEY).
+		"Ce-" + scoring.LabelSignatureExtension: {scoring.SignLabel([]byte(processLabelKey), l)},
 	}
 	return p.post(t, "/", h, body)
 }

@@ -195,8 +195,13 @@ func (s *Store) Label(ctx context.Context, l txn.Label) error {
 	var rec [eventSize]byte
 	t := l.Time.Unix()
 	putEvent(rec[:], t, features.StableIDHash(l.TransactionID))
-	if err := history.Run(ctx, s.client, []string{s.key("f:", l.TerminalID)}, "label", t, rec[:], s.ttlMS).Err(); err != nil {
+	keys := []string{s.key("f:", l.TerminalID), s.key("t:", l.TerminalID), s.key("c:", l.CustomerID)}
+	n, err := history.Run(ctx, s.client, keys, "label", t, rec[:], s.ttlMS).Int64()
+	if err != nil {
 		return fmt.Errorf("redisstore: label transaction %s (terminal %d): %w", l.TransactionID, l.TerminalID, scriptError(err))
+	}
+	if n < 0 {
+		return fmt.Errorf("redisstore: %w (transaction %q, customer %d, terminal %d)", features.ErrUnknownTransaction, l.TransactionID, l.CustomerID, l.TerminalID)
 	}
 	return nil
 }

@@ -238,6 +238,7 @@ func TestKeysExpire(t *testing.T) {
 			prefix := name + ":"
 			s := redisstore.New(c, append(tc.opts, redisstore.WithPrefix(prefix))...)
 			record(t, s, tx("a", "2018-04-02 10:00:00", 1, 10, 10))
+			record(t, s, tx("b", "2018-04-02 09:00:00", 1, 11, 10))
 			if err := s.Label(ctx, *fraud(tx("b", "2018-04-02 09:00:00", 1, 11, 10))); err != nil {
 				t.Fatalf("label: %v", err)
 			}
@@ -245,8 +246,8 @@ func TestKeysExpire(t *testing.T) {
 			if err != nil {
 				t.Fatalf("keys: %v", err)
 			}
-			if len(keys) != 3 {
-				t.Fatalf("keys %v, want a customer, a terminal and a terminal's frauds", keys)
+			if len(keys) != 4 {
+				t.Fatalf("keys %v, want a customer, two terminals and a terminal's frauds", keys)
 			}
 			for _, k := range keys {
 				got, err := c.PTTL(ctx, k).Result()
@@ -304,7 +305,7 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sc := scoring.New(st)
+	sc := scoring.New(st, scoring.WithEventClock(&scoring.Clock{Stream: true, MaxSkew: time.Hour, MaxLateness: 1e6 * time.Hour}))
 	sc.SetModel(builtinModel(t))
 	ctx := context.Background()
 	stream := messyStream(t, 2)
@@ -433,6 +434,7 @@ func TestEdgesMatchMemory(t *testing.T) {
 			// A fraud known on the terminal from the start, so that fraud pruning is compared too.
 			early := fraud(tx("f", start, 9, 1, 1))
 			for _, s := range []features.Store{mem, rs} {
+				record(t, s, tx("f", start, 9, 1, 1))
 				if err := s.Label(context.Background(), *early); err != nil {
 					t.Fatalf("label: %v", err)
 				}
@@ -447,7 +449,8 @@ func TestEdgesMatchMemory(t *testing.T) {
 	}
 }
 
-// TestFullRedisRefuses: a Redis at its maxmemory (noeviction, as deployed) refuses the update;
+// TestFullRedisRefuses: a Redis at its maxmemory with noeviction (no longer deployed:
+// TestFullRedisEvictsOldest) refuses the update;
 // the store returns the error, fn is not called, nothing is half-written, and once there is room
 // the retried transaction and all that follow match the in-memory store.
 func TestFullRedisRefuses(t *testing.T) {

@@ -47,7 +47,7 @@ func startFunction(t *testing.T, env ...string) *runningFunction {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), append([]string{"LISTEN_ADDRESS=127.0.0.1:0"}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"LISTEN_ADDRESS=127.0.0.1:0", "EVENT_CLOCK=stream"}, env...)...)
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/model"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
@@ -42,6 +43,8 @@ type Scorer struct {
 	model     atomic.Pointer[model.Model]
 	threshold float64 // 0: the model's own
 	now       func() time.Time
+	clock     *Clock // event-time bounds
+	labelKey  []byte // verifies fraud.label.v1; empty: labels are refused
 }
 
 // Option configures a Scorer.
@@ -50,8 +53,23 @@ type Option func(*Scorer)
 // WithThreshold overrides the model's decision threshold.
 func WithThreshold(t float64) Option { return func(s *Scorer) { s.threshold = t } }
 
-// WithClock sets the clock stamping scored_at (tests).
+// WithClock sets the wall clock: it stamps scored_at and, unless the event clock has its own, is
+// the event-time bounds' wall clock.
 func WithClock(now func() time.Time) Option { return func(s *Scorer) { s.now = now } }
+
+// WithEventClock sets the event-time bounds (default: the wall clock with config's default
+// skew, lateness and label delay). The Scorer owns c from then on.
+func WithEventClock(c *Clock) Option { return func(s *Scorer) { s.clock = c } }
+
+// WithLabelKey sets the key that fraud.label.v1 signatures are checked with (see SignLabel).
+// Without it every label is refused.
+func WithLabelKey(key []byte) Option { return func(s *Scorer) { s.labelKey = key } }
+
+// NewClock is the Clock a configuration describes; its wall clock is the Scorer's unless set.
+func NewClock(cfg config.Config) *Clock {
+	return &Clock{Stream: cfg.EventClock == config.ClockStream, MaxSkew: cfg.EventMaxSkew,
+		MaxLateness: cfg.EventMaxLateness, LabelMaxDelay: cfg.LabelMaxDelay}
+}
 
 // New scores with store; it has no model until SetModel.
 func New(store features.Store, opts ...Option) *Scorer {
@@ -59,8 +77,17 @@ func New(store features.Store, opts ...Option) *Scorer {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.clock == nil {
+		s.clock = NewClock(config.Default())
+	}
+	if s.clock.Wall == nil {
+		s.clock.Wall = s.now
+	}
 	return s
 }
+
+// Clock is the event clock the Scorer bounds events with.
+func (s *Scorer) Clock() *Clock { return s.clock }
 
 // SetModel swaps the model. Predictions in flight finish with the model they started with.
 func (s *Scorer) SetModel(m *model.Model) { s.model.Store(m) }
@@ -68,8 +95,9 @@ func (s *Scorer) SetModel(m *model.Model) { s.model.Store(m) }
 // Model is the current model, nil before the first SetModel.
 func (s *Scorer) Model() *model.Model { return s.model.Load() }
 
-// Score validates tx, records it in the feature state and scores it. Errors wrap
-// txn.ErrInvalid (permanent), ErrNoModel or ErrStore (transient).
+// Score validates tx, checks its time against the event clock, records it in the feature state
+// and scores it. Errors wrap txn.ErrInvalid (permanent: a transaction outside the event-time
+// bounds is one, and never touches the state), ErrNoModel or ErrStore (transient).
 func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, error) {
 	if err := tx.Validate(); err != nil {
 		return Prediction{}, err
@@ -77,6 +105,9 @@ func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, er
 	m := s.model.Load()
 	if m == nil {
 		return Prediction{}, ErrNoModel
+	}
+	if err := s.clock.AdmitTransaction(tx.Time); err != nil {
+		return Prediction{}, err
 	}
 	sc := scratchPool.Get().(*scratch)
 	sc.tx = tx
@@ -124,9 +155,22 @@ var scratchPool = sync.Pool{New: func() any {
 	return sc
 }}
 
-// Label feeds a fraud label into the feature state.
-func (s *Scorer) Label(ctx context.Context, l txn.Label) error {
+// Label feeds a fraud label into the feature state, if it comes from the trusted labelling path
+// (signature, the extension LabelSignatureExtension, verifies under the label key), is within the
+// event-time bounds, and names a transaction the state has seen at that customer and terminal.
+// Errors wrap txn.ErrInvalid (permanent: ErrLabelSignature, out of bounds,
+// features.ErrUnknownTransaction) or ErrStore (transient).
+func (s *Scorer) Label(ctx context.Context, l txn.Label, signature string) error {
+	if err := VerifyLabel(s.labelKey, &l, signature); err != nil {
+		return err
+	}
+	if err := s.clock.AdmitLabel(l.Time); err != nil {
+		return err
+	}
 	if err := s.store.Label(ctx, l); err != nil {
+		if errors.Is(err, txn.ErrInvalid) {
+			return err
+		}
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	return nil

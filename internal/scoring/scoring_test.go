@@ -42,7 +42,8 @@ func stream(tb testing.TB, customers, days int) []txn.Transaction {
 
 func TestScore(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := scoring.New(features.NewMemory(), scoring.WithClock(func() time.Time { return now }))
+	s := scoring.New(features.NewMemory(), scoring.WithClock(func() time.Time { return now }),
+		scoring.WithEventClock(&scoring.Clock{Stream: true, MaxSkew: time.Hour, MaxLateness: time.Hour, LabelMaxDelay: time.Hour}))
 	tx := txn.Transaction{ID: "1", Time: time.Date(2018, 8, 8, 10, 0, 0, 0, time.UTC), CustomerID: 1, TerminalID: 2, Amount: 42.5}
 	if _, err := s.Score(context.Background(), &tx); !errors.Is(err, scoring.ErrNoModel) {
 		t.Fatalf("before a model: err = %v, want ErrNoModel", err)
@@ -63,7 +64,7 @@ func TestScore(t *testing.T) {
 	if _, err := s.Score(context.Background(), &bad); !errors.Is(err, txn.ErrInvalid) {
 		t.Errorf("negative amount: err = %v, want ErrInvalid", err)
 	}
-	o := scoring.New(features.NewMemory(), scoring.WithThreshold(0.0000001))
+	o := scoring.New(features.NewMemory(), scoring.WithThreshold(0.0000001), scoring.WithClock(func() time.Time { return tx.Time }))
 	o.SetModel(m)
 	if p, _ := o.Score(context.Background(), &tx); !p.IsFraud || p.Threshold != 0.0000001 {
 		t.Errorf("threshold override ignored: %+v", p)
@@ -78,13 +79,15 @@ func (failing) Record(context.Context, *txn.Transaction, func(*features.Customer
 func (failing) Label(context.Context, txn.Label) error { return errors.New("connection refused") }
 
 func TestStoreErrorsAreTransient(t *testing.T) {
-	s := scoring.New(failing{})
-	s.SetModel(builtin(t))
 	tx := txn.Transaction{ID: "1", Time: time.Unix(1e9, 0), CustomerID: 1, TerminalID: 2, Amount: 1}
+	key := []byte("0123456789abcdef0123456789abcdef")
+	s := scoring.New(failing{}, scoring.WithClock(func() time.Time { return tx.Time }), scoring.WithLabelKey(key))
+	s.SetModel(builtin(t))
 	if _, err := s.Score(context.Background(), &tx); !errors.Is(err, scoring.ErrStore) {
 		t.Errorf("err = %v, want ErrStore", err)
 	}
-	if err := s.Label(context.Background(), txn.LabelOf(&tx)); !errors.Is(err, scoring.ErrStore) {
+	l := txn.LabelOf(&tx)
+	if err := s.Label(context.Background(), l, scoring.SignLabel(key, &l)); !errors.Is(err, scoring.ErrStore) {
 		t.Errorf("label err = %v, want ErrStore", err)
 	}
 }
@@ -93,7 +96,8 @@ func TestStoreErrorsAreTransient(t *testing.T) {
 // prediction, for one transaction.
 func BenchmarkScore(b *testing.B) {
 	txs := stream(b, 5000, 40)
-	s := scoring.New(features.NewMemory())
+	// The benchmark wraps around to earlier transactions: no lateness bound.
+	s := scoring.New(features.NewMemory(), scoring.WithEventClock(&scoring.Clock{Stream: true, MaxSkew: time.Hour, MaxLateness: 1e6 * time.Hour}))
 	s.SetModel(builtin(b))
 	ctx := context.Background()
 	// Warm the state with the first 30 days, then time the rest (wrapping around if needed).

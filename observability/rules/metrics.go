@@ -19,6 +19,8 @@ var FunctionMetrics = []string{
 	"ml_model_fraud_probability_sum",
 	"ml_model_fraud_probability_count",
 	"ml_model_info",
+	"fraud_state_capacity_ratio",
+	"fraud_state_evictions_total",
 	"process_cpu_seconds_total",
 	"go_goroutines",
 }

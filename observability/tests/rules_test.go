@@ -18,6 +18,7 @@ var designAlerts = map[string]string{
 	"FraudDetectorHighErrorRate":        "critical",
 	"FraudDetectorSlowResponses":        "warning",
 	"FraudDetectorKafkaLag":             "warning",
+	"FraudDetectorStateNearCapacity":    "warning", // issue 12: bounded state
 	"AdminNotification_MaxScaleHighCPU": "critical",
 }
 
