@@ -73,6 +73,8 @@ cluster-down:
 # CI-length profile and checks what the issue asks; attack-full runs loadgen's attack profile as
 # it ships. Both bring the cluster up, write the report under out/cluster-attack-PROFILE/ and take
 # the cluster down again (KEEP_CLUSTER=1 keeps it for a look).
+# Last in make test: the longest, and it needs the machine to itself (CPU is what it measures).
+TEST_TARGETS += test-cluster
 .PHONY: test-cluster attack-full
 test-cluster: $(PIPELINE_VENV)/.installed
 	$(MAKE) cluster-up
