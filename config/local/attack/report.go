@@ -79,7 +79,7 @@ func summary(rec *Recording, r Result) string {
 		fmt.Fprintf(&b, "| %d | %.0f | %.0f | %.3f | %.0f µs | %.0f µs | %.0f | %d |\n", p.Phase, p.TargetTPS, p.DeliveredTPS,
 			p.FunctionCores, p.FunctionUsPerTx, p.DispatcherUsPerTx, p.HPACPUPct, p.MaxReplicas)
 	}
-	b.WriteString("\nThe admin alert's delay after both conditions first held is its `for: 5m`, plus the 5-minute\n" +
+	b.WriteString("\nThe admin alert's delay after both conditions first held is its `for: 5m`, plus the 2-minute\n" +
 		"rate window of the CPU recording rule catching up, the rule groups' 30 s evaluation interval,\n" +
 		"kube-state-metrics' and cAdvisor's scrape intervals, and the admin route's 10 s group wait.\n")
 	if f := check(rec, r); len(f) > 0 {
