@@ -61,8 +61,22 @@ bench:
 
 # The local single-node Kubernetes (config/local/README.md): built from the registries, cached
 # under $(CACHE)/local; up/down leave the machine as they found it.
-.PHONY: cluster-up cluster-down
-cluster-up:
+# Its Debian packages are installed once when missing, with a policy-rc.d that keeps their
+# services (containerd, etcd, redis, alertmanager) from starting: the cluster runs its own.
+CLUSTER_DEBS := containerd runc containernetworking-plugins etcd-server buildah redis-server openssl \
+	iptables conntrack prometheus-alertmanager
+.PHONY: cluster-up cluster-down cluster-packages
+cluster-packages:
+	@missing=$$(for p in $(CLUSTER_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "cluster-packages: need root to apt-get install" $$missing; exit 1; fi; \
+	  policy=/usr/sbin/policy-rc.d; own=0; \
+	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod 755 $$policy && own=1; fi; \
+	  trap '[ $$own = 1 ] && rm -f '$$policy EXIT; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+cluster-up: cluster-packages
 	config/local/cluster.sh up
 	config/local/stack.sh
 
