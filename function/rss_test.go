@@ -16,6 +16,7 @@ import (
 
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
 	"github.com/fraud-detector/fraud-detector/internal/simulate"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
@@ -28,7 +29,7 @@ const (
 )
 
 // TestResidentSet runs the real binary, streams 1 M simulated transactions (5,000 customers,
-// 10,000 terminals, with their fraud labels released after the label delay) as CloudEvents
+// 10,000 terminals, with their fraud labels released after the label delay and signed with LABEL_HMAC_KEY) as CloudEvents
 // batches, and reads the process's resident set from /proc. The binary runs with the GOMEMLIMIT
 // func.yaml deploys it with (without it, Go's default GOGC lets the heap reach twice the ~30 MiB of
 // live feature state and the resident set ends near 90 MiB). It needs a quiet machine and no race
@@ -38,7 +39,8 @@ func TestResidentSet(t *testing.T) {
 		t.Skip("set FRAUD_RSS_TEST=1 to run (make test-function does)")
 	}
 	bin := buildBinary(t)
-	p := startBinary(t, bin, "LISTEN_ADDRESS=127.0.0.1:0", "GOMEMLIMIT="+funcYAMLEnv(t, "GOMEMLIMIT"))
+	p := startBinary(t, bin, "LISTEN_ADDRESS=127.0.0.1:0", "GOMEMLIMIT="+funcYAMLEnv(t, "GOMEMLIMIT"),
+		"LABEL_HMAC_KEY="+testLabelKey)
 	url := "http://" + p.addr
 	waitReady(t, url+"/health/readiness")
 
@@ -68,13 +70,13 @@ func TestResidentSet(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	select { // a failed post cancels the generator: its error is the cause
+	case err := <-errs:
+		t.Fatalf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	default:
+	}
 	if err := <-genErr; err != nil {
 		t.Fatalf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
-	}
-	select {
-	case err := <-errs:
-		t.Fatal(err)
-	default:
 	}
 	took := time.Since(start)
 
@@ -105,9 +107,10 @@ func generateBatches(ctx context.Context, out chan<- []byte, n, size int) error 
 		return err
 	}
 	var labels features.LabelQueue
+	key := []byte(testLabelKey)
 	var buf bytes.Buffer
 	count, inBatch, offset := 0, 0, 0
-	add := func(typ string, data []byte) {
+	add := func(typ, sig string, data []byte) {
 		if inBatch == 0 {
 			buf.WriteByte('[')
 		} else {
@@ -117,6 +120,10 @@ func generateBatches(ctx context.Context, out chan<- []byte, n, size int) error 
 		buf.WriteString(strconv.Itoa(offset))
 		buf.WriteString(`","source":"/rss","type":"`)
 		buf.WriteString(typ)
+		if sig != "" {
+			buf.WriteString(`","` + scoring.LabelSignatureExtension + `":"`)
+			buf.WriteString(sig)
+		}
 		buf.WriteString(`","data":`)
 		buf.Write(data)
 		buf.WriteByte('}')
@@ -148,7 +155,7 @@ func generateBatches(ctx context.Context, out chan<- []byte, n, size int) error 
 			if err != nil {
 				return err
 			}
-			add(events.TypeLabel, b)
+			add(events.TypeLabel, scoring.SignLabel(key, &l), b)
 			return nil
 		})
 		if err != nil {
@@ -156,7 +163,7 @@ func generateBatches(ctx context.Context, out chan<- []byte, n, size int) error 
 		}
 		labels.Push(&tx)
 		data = txn.AppendJSON(data[:0], &tx)
-		add(events.TypeKafka, data)
+		add(events.TypeKafka, "", data)
 		count++
 		if inBatch >= size-1 {
 			if err := flush(); err != nil {
