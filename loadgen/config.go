@@ -13,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	fdconfig "github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/loadgen/profile"
 )
@@ -30,7 +31,8 @@ type config struct {
 	idPrefix    string
 	labelsTopic string
 	labels      bool
-	wallClock   bool // tx_datetime is the send time, not the simulator's
+	labelKey    []byte // LABEL_HMAC_KEY: signs the labels
+	wallClock   bool   // tx_datetime is the send time, not the simulator's
 	acks        sarama.RequiredAcks
 	linger      time.Duration
 	idempotent  bool
@@ -163,6 +165,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.labels && c.target == "kafka" && c.labelsTopic == "" {
 		return nil, errors.New("--labels needs --labels-topic")
+	}
+	if c.labels {
+		// The function refuses unsigned labels: the load generator signs them as the trusted
+		// labelling path does, with the key the function is given.
+		key := os.Getenv(fdconfig.EnvLabelHMACKey)
+		if len(key) < fdconfig.MinLabelHMACKey {
+			return nil, fmt.Errorf("--labels needs %s (the function's key, at least %d bytes): the function refuses unsigned labels",
+				fdconfig.EnvLabelHMACKey, fdconfig.MinLabelHMACKey)
+		}
+		c.labelKey = []byte(key)
 	}
 	if c.source != "sim" {
 		if _, err := os.Stat(c.source); err != nil {

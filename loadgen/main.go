@@ -227,7 +227,7 @@ func (g *generator) Send(ctx context.Context, _ int64, scheduled time.Time, done
 
 func (g *generator) releaseLabels(ctx context.Context, tx *txn.Transaction) {
 	_ = g.labels.Due(tx.Time, func(l txn.Label) error {
-		r, err := sink.Label(l)
+		r, err := sink.Label(l, g.cfg.labelKey)
 		if err != nil {
 			return err
 		}

@@ -17,12 +17,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 	"github.com/fraud-detector/fraud-detector/loadgen/pace"
 	"github.com/fraud-detector/fraud-detector/loadgen/sink"
 )
 
 func TestBadFlagsGiveUsageErrors(t *testing.T) {
+	t.Setenv("LABEL_HMAC_KEY", "")
 	tests := map[string]struct {
 		args []string
 		want string
@@ -43,6 +45,7 @@ func TestBadFlagsGiveUsageErrors(t *testing.T) {
 		"stray argument":        {[]string{"--phases", "5:1s", "extra"}, "unexpected arguments"},
 		"bad clock":             {[]string{"--clock", "utc", "--phases", "5:1s"}, "--clock"},
 		"labels on wall clock":  {[]string{"--clock", "wall", "--labels", "--phases", "5:1s"}, "--labels needs --clock sim"},
+		"labels without key":    {[]string{"--labels", "--phases", "5:1s"}, "--labels needs LABEL_HMAC_KEY"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -197,7 +200,8 @@ func TestGeneratorReleasesLabelsAfterTheDelay(t *testing.T) {
 	}}
 	out := &recordingSink{}
 	reg := prometheus.NewRegistry()
-	g := &generator{cfg: &config{labels: true}, src: src, sink: out, metrics: newMetrics(reg), stderr: &bytes.Buffer{}}
+	key := []byte("loadgen-test-label-key-0123456789abcdef")
+	g := &generator{cfg: &config{labels: true, labelKey: key}, src: src, sink: out, metrics: newMetrics(reg), stderr: &bytes.Buffer{}}
 	var types []string
 	for i := 0; i < 3; i++ {
 		if err := g.Send(context.Background(), int64(i), time.Now(), func(error) {}); err != nil {
@@ -221,6 +225,18 @@ func TestGeneratorReleasesLabelsAfterTheDelay(t *testing.T) {
 	}
 	if err := json.Unmarshal(out.records[2].Value, &l); err != nil || l.ID != "a" || l.Fraud != 1 {
 		t.Errorf("label %s (%v), want transaction a, fraud", out.records[2].Value, err)
+	}
+	// The function's own check accepts the signature (and it is not valid under another key).
+	decoded, err := txn.DecodeLabelJSON(out.records[2].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := out.records[2].CE.LabelSignature
+	if err := scoring.VerifyLabel(key, &decoded, sig); err != nil {
+		t.Errorf("labelsignature %q: %v", sig, err)
+	}
+	if scoring.VerifyLabel([]byte("another-key-another-key-another-key!"), &decoded, sig) == nil {
+		t.Error("the signature verifies under another key")
 	}
 	if got := testutil.ToFloat64(g.metrics.sent.WithLabelValues("1")); got != 3 {
 		t.Errorf("loadgen_sent_total{phase=1} = %v, want 3", got)

@@ -34,3 +34,23 @@ demo:
 
 bench-kafka:
 	eventing/local/bench.sh
+
+# Faults on the whole delivery path (eventing/faults): its own broker, a real redis-server, the
+# function behind the dispatcher on the shipped KafkaSource; outages longer than 12 s, hostile
+# input beside the load. `make soak`: SOAK_DURATION at SOAK_RATE TPS with every fault.
+FAULTS_KAFKA_PORT ?= 19492
+FAULTS_KAFKA_ENV = KAFKA_PORT=$(FAULTS_KAFKA_PORT) KAFKA_CONTROLLER_PORT=$$(($(FAULTS_KAFKA_PORT)+1)) KAFKA_STATE=$${TMPDIR:-/tmp}/fraud-detector-kafka-faults-$(FAULTS_KAFKA_PORT)
+FAULTS_RUN = $(FAULTS_KAFKA_ENV) $(KAFKA_SH) down >/dev/null 2>&1 || true; \
+	$(FAULTS_KAFKA_ENV) $(KAFKA_SH) up && \
+	trap '$(FAULTS_KAFKA_ENV) $(KAFKA_SH) down' EXIT; \
+	$(FAULTS_KAFKA_ENV) KAFKA_BROKERS=127.0.0.1:$(FAULTS_KAFKA_PORT) KAFKA_SH=$(CURDIR)/$(KAFKA_SH) \
+	REDIS_SERVER=$$(command -v redis-server) FAULTS_REQUIRED=1
+SOAK_DURATION ?= 10m
+SOAK_RATE ?= 1500
+TEST_TARGETS += test-faults
+.PHONY: test-faults soak
+test-faults: redis-installed
+	$(FAULTS_RUN) go test -count=1 -timeout 10m -run '^TestOutage' -v ./eventing/faults/
+
+soak: redis-installed
+	$(FAULTS_RUN) SOAK_DURATION=$(SOAK_DURATION) SOAK_RATE=$(SOAK_RATE) go test -count=1 -timeout 40m -run '^TestSoak$$' -v ./eventing/faults/

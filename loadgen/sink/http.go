@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
 )
 
 // ErrOverloaded is the outcome of a record that found every request slot busy: it is counted as
@@ -61,6 +63,9 @@ func (h *HTTP) post(ctx context.Context, r Record) error {
 		req.Header.Set("Ce-Type", r.CE.Type)
 		req.Header.Set("Ce-Subject", r.CE.Subject)
 		req.Header.Set("Ce-Partitionkey", r.Key)
+		if r.CE.LabelSignature != "" {
+			req.Header.Set("Ce-"+scoring.LabelSignatureExtension, r.CE.LabelSignature)
+		}
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {

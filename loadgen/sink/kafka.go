@@ -9,6 +9,8 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
 )
 
 // Kafka produces records asynchronously; each record's done runs when Kafka acknowledged it
@@ -116,6 +118,9 @@ func (k *Kafka) SendTo(ctx context.Context, topic string, r Record, done func(er
 			{Key: []byte("ce_subject"), Value: []byte(r.CE.Subject)},
 			{Key: []byte("ce_partitionkey"), Value: []byte(r.Key)},
 			{Key: []byte("content-type"), Value: []byte("application/json")},
+		}
+		if r.CE.LabelSignature != "" {
+			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte("ce_" + scoring.LabelSignatureExtension), Value: []byte(r.CE.LabelSignature)})
 		}
 	}
 	k.pending.Add(1)

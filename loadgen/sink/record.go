@@ -5,8 +5,10 @@ package sink
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 
+	"github.com/fraud-detector/fraud-detector/internal/scoring"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
 
@@ -28,6 +30,8 @@ type Record struct {
 // CloudEvent holds the attributes of a binary-mode event; data is JSON.
 type CloudEvent struct {
 	ID, Type, Subject string
+	// LabelSignature is the labelsignature extension of a fraud.label.v1 (empty: none).
+	LabelSignature string
 }
 
 // Sink delivers records without waiting: done is called once with the outcome.
@@ -46,12 +50,17 @@ func Transaction(tx *txn.Transaction, cloudEvent bool, buf []byte) Record {
 	return r
 }
 
-// Label encodes a fraud.label.v1 event (always a CloudEvent: its type is what tells it apart).
-func Label(l txn.Label) (Record, error) {
+// Label encodes a fraud.label.v1 event (always a CloudEvent: its type is what tells it apart),
+// signed with key as the function's LABEL_HMAC_KEY expects (the trusted labelling path).
+func Label(l txn.Label, key []byte) (Record, error) {
+	if len(key) == 0 {
+		return Record{}, errors.New("sink: a label needs the labelling key (LABEL_HMAC_KEY): the function refuses unsigned labels")
+	}
 	data, err := json.Marshal(l)
 	if err != nil {
 		return Record{}, err
 	}
 	return Record{Key: strconv.FormatInt(l.CustomerID, 10), Value: data,
-		CE: &CloudEvent{ID: "label-" + l.TransactionID, Type: LabelType, Subject: l.TransactionID}}, nil
+		CE: &CloudEvent{ID: "label-" + l.TransactionID, Type: LabelType, Subject: l.TransactionID,
+			LabelSignature: scoring.SignLabel(key, &l)}}, nil
 }
