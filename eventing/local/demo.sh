@@ -10,6 +10,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 export KAFKA_PORT=${DEMO_KAFKA_PORT:-19292} KAFKA_CONTROLLER_PORT=${DEMO_KAFKA_CONTROLLER_PORT:-19293}
 export KAFKA_STATE=${TMPDIR:-/tmp}/fraud-detector-kafka-demo
 brokers=127.0.0.1:$KAFKA_PORT
+# The labelling key: the load generator signs its fraud.label.v1 events with it and the function
+# checks them (unsigned labels are refused). A fresh one per run.
+LABEL_HMAC_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+export LABEL_HMAC_KEY
 work=$(mktemp -d)
 fn_pid=
 cleanup() {
