@@ -235,6 +235,9 @@ func TestFunctionFollowsChampion(t *testing.T) {
 		t.Fatalf("ml_model_info for version %s = %v after start, want 1", v1, got)
 	}
 
+	// The function bounds event time by the stream's watermark (EVENT_CLOCK=stream): the checks
+	// after the load send transactions dated at the load's latest.
+	lastAt := time.Date(2018, 8, 8, 10, 0, 0, 0, time.UTC)
 	t.Run("swap under load", func(t *testing.T) {
 		const workers = 3 // 250 requests/s each
 		parts := partitions(t, workers)
@@ -270,6 +273,9 @@ func TestFunctionFollowsChampion(t *testing.T) {
 			store := features.NewMemory()
 			seenV2 := false
 			for i, s := range res {
+				if s.tx.Time.After(lastAt) {
+					lastAt = s.tx.Time
+				}
 				if s.err != nil {
 					t.Fatalf("worker %d request %d (%s): %v", w, i, s.tx.ID, s.err)
 				}
@@ -314,7 +320,7 @@ func TestFunctionFollowsChampion(t *testing.T) {
 		waitFor(t, 15*time.Second, func() bool {
 			return fn.metric(t, `ml_model_errors_total{reason="model_invalid"}`) > before
 		}, "ml_model_errors_total{reason=model_invalid} to grow")
-		expectServing(t, fn, v2)
+		expectServing(t, fn, v2, lastAt)
 		if !strings.Contains(fn.log.String(), `"reason":"model_invalid"`) {
 			t.Fatalf("no model_invalid reload failure in the log:\n%s", fn.log.String())
 		}
@@ -327,7 +333,7 @@ func TestFunctionFollowsChampion(t *testing.T) {
 		waitFor(t, 15*time.Second, func() bool {
 			return fn.metric(t, `ml_model_errors_total{reason="model_registry_unavailable"}`) > before
 		}, "ml_model_errors_total{reason=model_registry_unavailable} to grow")
-		expectServing(t, fn, v2)
+		expectServing(t, fn, v2, lastAt)
 		if !strings.Contains(fn.log.String(), `"reason":"model_registry_unavailable"`) {
 			t.Fatalf("no model_registry_unavailable reload failure in the log:\n%s", fn.log.String())
 		}
@@ -345,12 +351,12 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
 	}
 }
 
-// expectServing checks that /predict still answers, scored by version.
-func expectServing(t *testing.T, fn *runningFunction, version string) {
+// expectServing checks that /predict still answers, scored by version; the transactions are dated at.
+func expectServing(t *testing.T, fn *runningFunction, version string, at time.Time) {
 	t.Helper()
-	body := `{"transaction_id":"after-%d","tx_datetime":"2018-08-08 10:00:00","customer_id":1,"terminal_id":2,"tx_amount":42.5}`
+	body := `{"transaction_id":"after-%d","tx_datetime":%q,"customer_id":1,"terminal_id":2,"tx_amount":42.5}`
 	for i := range 5 {
-		resp, err := http.Post(fn.URL+"/predict", "application/json", strings.NewReader(fmt.Sprintf(body, i)))
+		resp, err := http.Post(fn.URL+"/predict", "application/json", strings.NewReader(fmt.Sprintf(body, i, at.UTC().Format("2006-01-02 15:04:05"))))
 		if err != nil {
 			t.Fatal(err)
 		}
