@@ -13,14 +13,15 @@ export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '%s build: %s\n' "$(date +%T)" "$*" >&2; }
 
-# build_module NAME VERSION PKG [LDFLAGS]: go install PKG@VERSION into a versioned folder.
+# build_module NAME VERSION PKG [LDFLAGS [TAGS [FOLDER]]]: go install PKG@VERSION into a versioned
+# folder ($bin/NAME-VERSION unless FOLDER is given: a build with other tags is another binary).
 build_module() {
-  local name=$1 version=$2 pkg=$3 ldflags=${4:-}
-  local out=$bin/$name-$version
+  local name=$1 version=$2 pkg=$3 ldflags=${4:-} tags=${5:-}
+  local out=$bin/${6:-$name-$version}
   [ -x "$out/$name" ] && return 0
-  log "$name $version"
+  log "$name $version${tags:+ (tags $tags)}"
   local tmp; tmp=$(mktemp -d)
-  GOBIN=$tmp go install -trimpath -ldflags "-s -w $ldflags" "$pkg@$version"
+  GOBIN=$tmp go install -trimpath -tags "$tags" -ldflags "-s -w $ldflags" "$pkg@$version"
   mkdir -p "$out"; mv "$tmp/$(basename "${pkg%%/v[0-9]*}")" "$out/$name" 2>/dev/null || mv "$tmp"/* "$out/$name"
   rmdir "$tmp" 2>/dev/null || true
 }
@@ -68,10 +69,13 @@ prometheus_operator() {
 }
 
 # Prometheus from its Go module: Debian's 2.42 is built without Kubernetes service discovery, so
-# it cannot read the configuration prometheus-operator writes (kubernetes_sd_configs).
+# it cannot read the configuration prometheus-operator writes (kubernetes_sd_configs). Built with
+# Prometheus' own tags for a smaller binary: only the Kubernetes service discovery (the operator
+# writes nothing else), which leaves out the cloud SDKs (AWS, Azure, GCE, ...) and most of the build.
 prometheus() {
   build_module prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/prometheus \
-    "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#v0.3}"
+    "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#v0.3}" \
+    "$PROMETHEUS_TAGS" "$PROMETHEUS_FOLDER"
 }
 
 targets=${*:-kubernetes metrics-server kube-state-metrics coredns prometheus-operator prometheus}

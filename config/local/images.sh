@@ -39,7 +39,7 @@ declare -A MODULE_BIN=(
 	[kube-state-metrics]=$bin/kube-state-metrics-$KSM_VERSION/kube-state-metrics
 	[prometheus-operator]=$bin/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-operator
 	[prometheus-config-reloader]=$bin/prometheus-config-reloader-$PROMETHEUS_OPERATOR_VERSION/prometheus-config-reloader
-	[prometheus]=$bin/prometheus-$PROMETHEUS_VERSION/prometheus
+	[prometheus]=$bin/$PROMETHEUS_FOLDER/prometheus
 )
 declare -A BUILD_TARGET=(
 	[coredns]=coredns [metrics-server]=metrics-server [kube-state-metrics]=kube-state-metrics
