@@ -10,6 +10,7 @@ package faults_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -50,10 +51,10 @@ func TestOutageLongerThan12s(t *testing.T) {
 		time.Sleep(15 * time.Second)
 		r.broker("start")
 	}()
-	line, _, err := r.loadgen(ctx, "--profile", "constant", "--rate", "300", "--duration", "75s", "--clock", "wall", "--retry-for", "90s")
+	line, report, err := r.loadgen(ctx, "--profile", "constant", "--rate", "300", "--duration", "75s", "--clock", "wall", "--retry-for", "90s")
 	wg.Wait()
 	h.stop()
-	checkDelivery(t, line, err, 300*75)
+	checkDelivery(t, line, report, err, 300*75)
 	h.check(t, r)
 }
 
@@ -102,22 +103,25 @@ func TestSoak(t *testing.T) {
 		at(0.9, "function SIGKILL, restarted after 3 s", func() { r.kill("function"); time.Sleep(3 * time.Second); r.startFunction() })
 		at(0.7, "dispatcher SIGKILL, restarted after 3 s", func() { r.kill("dispatcher"); time.Sleep(3 * time.Second); r.startDispatcher() })
 	}()
-	line, _, err := r.loadgen(ctx, "--profile", "constant", "--rate", strconv.Itoa(rate), "--duration", d.String(),
+	line, report, err := r.loadgen(ctx, "--profile", "constant", "--rate", strconv.Itoa(rate), "--duration", d.String(),
 		"--clock", "wall", "--retry-for", "90s", "--linger", "5ms")
 	wg.Wait()
 	close(sampling)
 	h.stop()
-	checkDelivery(t, line, err, int64(rate)*int64(d/time.Second))
+	conflicts := checkDelivery(t, line, report, err, int64(rate)*int64(d/time.Second))
 	h.check(t, r)
-	t.Logf("soak: duration=%v rate=%d %s hostile_http=%d poison=%d function_rss_max_mib=%.1f",
-		d, rate, line, h.sent.Load(), h.poisonSent(), float64(maxRSS.Load())/(1<<20))
+	t.Logf("soak: duration=%v rate=%d %s conflicts=%d hostile_http=%d poison=%d function_rss_max_mib=%.1f",
+		d, rate, line, conflicts, h.sent.Load(), h.poisonSent(), float64(maxRSS.Load())/(1<<20))
 	if maxRSS.Load() > 256<<20 {
 		t.Errorf("function resident set peaked at %.1f MiB, over the 256 MiB the Deployment allows", float64(maxRSS.Load())/(1<<20))
 	}
 }
 
-// checkDelivery reads the load generator's final line: every transaction sent was predicted.
-func checkDelivery(t *testing.T, line string, err error, want int64) {
+// checkDelivery reads the load generator's final line: every transaction sent was predicted. It
+// returns the conflicts of its report: transactions predicted under two event ids, that is, read
+// from two input records (a producer's retry across a broker restart). The feature store records
+// a transaction id once, so they do not change the state; consumers dedupe by transaction id.
+func checkDelivery(t *testing.T, line, report string, err error, want int64) int64 {
 	t.Helper()
 	f := map[string]int64{}
 	for _, kv := range strings.Fields(line) {
@@ -128,7 +132,16 @@ func checkDelivery(t *testing.T, line string, err error, want int64) {
 	if err != nil || line == "" || f["lost"] != 0 || f["sent"] != want || f["predicted"] != want {
 		t.Fatalf("loadgen (%v): %q; want sent=predicted=%d lost=0", err, line, want)
 	}
-	t.Logf("delivery: %s (duplicates are exact repeats after a redelivery: at-least-once)", line)
+	var rep struct {
+		Delivery struct {
+			Conflicts int64 `json:"conflicts"`
+		} `json:"delivery"`
+	}
+	if data, err := os.ReadFile(report); err != nil || json.Unmarshal(data, &rep) != nil {
+		t.Fatalf("loadgen report %s: %v", report, err)
+	}
+	t.Logf("delivery: %s conflicts=%d (duplicates are exact repeats after a redelivery: at-least-once)", line, rep.Delivery.Conflicts)
+	return rep.Delivery.Conflicts
 }
 
 // hostile sends, beside the load, what an attacker or a careless client would: over HTTP straight
