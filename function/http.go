@@ -43,8 +43,11 @@ const (
 //	GET  /health/liveness    200 while alive
 //	GET  /health/readiness   200 once the model is loaded, 503 before and while draining
 //	GET  /metrics            Prometheus text, from the function's own registry
+//	GET  /v2, /v2/health/{live,ready}, /v2/models/fraud-detector[/ready]
+//	POST /v2/models/fraud-detector/infer   the Open Inference Protocol (KServe V2): the model
+//	                         alone on a [N, 15] feature tensor (see oip.go)
 //
-// The scoring routes (/ and /predict) are bounded: at most MAX_INFLIGHT at once, and their bodies
+// The scoring routes (/, /predict and the OIP infer) are bounded: at most MAX_INFLIGHT at once, and their bodies
 // together hold at most MAX_BUFFERED_BYTES; past either a request gets 503 + Retry-After (which
 // KafkaSource retries), counted in http_requests_shed_total{limit}. Probes and /metrics are never
 // turned away. While draining every response carries Connection: close, so keep-alive clients
@@ -61,6 +64,12 @@ func (f *Function) Handler() http.Handler {
 		{RouteLiveness, http.MethodGet, f.serveLiveness},
 		{RouteReadiness, http.MethodGet, f.serveReadiness},
 		{RouteMetrics, http.MethodGet, promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{}).ServeHTTP},
+		{RouteOIPServer, http.MethodGet, f.serveOIPServer},
+		{RouteOIPLive, http.MethodGet, f.serveOIPLive},
+		{RouteOIPReady, http.MethodGet, f.serveOIPReady},
+		{RouteOIPModel, http.MethodGet, f.serveOIPModel},
+		{RouteOIPModelReady, http.MethodGet, f.serveOIPReady},
+		{RouteOIPInfer, http.MethodPost, lim.admit(f.serveOIPInfer)},
 	}
 	mux := http.NewServeMux()
 	for _, r := range routes {

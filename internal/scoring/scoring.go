@@ -92,6 +92,26 @@ func (s *Scorer) Clock() *Clock { return s.clock }
 // SetModel swaps the model. Predictions in flight finish with the model they started with.
 func (s *Scorer) SetModel(m *model.Model) { s.model.Store(m) }
 
+// thresholdFor is the decision threshold in effect with m: the override, or the model's own.
+func (s *Scorer) thresholdFor(m *model.Model) float64 {
+	if s.threshold > 0 {
+		return s.threshold
+	}
+	return m.Meta.Threshold
+}
+
+// ScoreFeatures scores feature vectors with the current model alone: no state, no event clock
+// (the Open Inference Protocol's model-only path). out gets one probability per row; the model
+// and the threshold used are returned.
+func (s *Scorer) ScoreFeatures(rows []features.Vector, out []float64) (*model.Model, float64, error) {
+	m := s.model.Load()
+	if m == nil {
+		return nil, 0, ErrNoModel
+	}
+	m.ProbabilityBatch(rows, out)
+	return m, s.thresholdFor(m), nil
+}
+
 // Model is the current model, nil before the first SetModel.
 func (s *Scorer) Model() *model.Model { return s.model.Load() }
 
@@ -121,10 +141,7 @@ func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, er
 	if err != nil {
 		return Prediction{}, fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	thr := m.Meta.Threshold
-	if s.threshold > 0 {
-		thr = s.threshold
-	}
+	thr := s.thresholdFor(m)
 	return Prediction{
 		TransactionID:    tx.ID,
 		CustomerID:       tx.CustomerID,
