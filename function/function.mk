@@ -22,3 +22,19 @@ bench-function:
 	go test -run '^$$' -bench . -benchmem -benchtime 20000x ./internal/events ./function/
 	FRAUD_BENCH=1 BENCH_DURATION=$(BENCH_DURATION) go test -count=1 -timeout 10m -run '^TestLoopback' -v ./function/
 
+
+# The Open Inference Protocol routes driven by Triton's own HTTP client (tritonclient from PyPI,
+# pinned in function/oipclient/requirements.txt, in a venv cached by the file's hash).
+OIP_REQUIREMENTS := function/oipclient/requirements.txt
+OIP_VENV := $(CACHE)/venv-oip-$(shell sha256sum $(OIP_REQUIREMENTS) | cut -c1-16)
+TEST_TARGETS += test-oip
+.PHONY: test-oip
+$(OIP_VENV)/.complete: $(OIP_REQUIREMENTS)
+	rm -rf $(OIP_VENV)
+	python3 -m venv $(OIP_VENV)
+	$(OIP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r $(OIP_REQUIREMENTS)
+	touch $@
+
+test-oip: $(OIP_VENV)/.complete
+	bin=$$(mktemp -d)/fraud-detector; trap 'rm -rf $$(dirname $$bin)' EXIT; \
+	go build -o $$bin ./function/cmd/fraud-detector && $(OIP_VENV)/bin/python function/oipclient/check.py $$bin

@@ -20,7 +20,12 @@ import (
 
 // ErrInvalid wraps every reason a request can never succeed: it is a txn.ErrInvalid, so the
 // function answers 400 with the reason in the protocol's error shape ({"error": "..."}).
-var ErrInvalid = fmt.Errorf("invalid inference request: %w", txn.ErrInvalid)
+var ErrInvalid error = invalidRequest{}
+
+type invalidRequest struct{}
+
+func (invalidRequest) Error() string        { return "invalid inference request" }
+func (invalidRequest) Is(target error) bool { return target == txn.ErrInvalid }
 
 // Names of the model's tensors.
 const (
@@ -33,12 +38,13 @@ const (
 	ProtocolVersion = "2"
 )
 
-// Tensor is a named tensor of metadata or of a request or response.
+// Tensor is a named input tensor of a request.
 type Tensor struct {
-	Name     string          `json:"name"`
-	Datatype string          `json:"datatype"`
-	Shape    []int64         `json:"shape"`
-	Data     json.RawMessage `json:"data,omitempty"`
+	Name       string          `json:"name"`
+	Datatype   string          `json:"datatype"`
+	Shape      []int64         `json:"shape"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	Parameters map[string]any  `json:"parameters,omitempty"`
 }
 
 // ModelMetadata is GET /v2/models/{name}.
@@ -93,6 +99,11 @@ func DecodeInfer(body []byte, maxRows int) (id string, rows []features.Vector, e
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return "", nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	for i := range req.Inputs {
+		if _, binary := req.Inputs[i].Parameters["binary_data_size"]; binary {
+			return "", nil, fmt.Errorf("%w: binary tensor data is not supported: send the data as JSON (binary_data=False)", ErrInvalid)
+		}
 	}
 	if dec.More() {
 		return "", nil, fmt.Errorf("%w: data after the request object", ErrInvalid)
