@@ -41,8 +41,9 @@ $(GOBIN)/staticcheck:
 tools: $(GOBIN)/staticcheck
 
 # Every module of ours: formatted, vetted, staticcheck-clean, and `go mod tidy` a no-op (go.mod and
-# go.sum as committed). The build modules under config/local/build only pin upstream commands: they
-# hold no code of ours, and tidying them would pull every test dependency of Kubernetes.
+# go.sum as committed); function/conformance only pins a tool (tidy is checked there). The build
+# modules under config/local/build only pin upstream commands: they hold no code of ours, and
+# tidying them would pull every test dependency of Kubernetes.
 LINT_MODULES := . config/validate
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
@@ -50,6 +51,7 @@ lint: tools
 		echo "lint: module $$m"; \
 		(cd $$m && go mod tidy -diff && go vet ./... && $(GOBIN)/staticcheck ./...) || { echo "lint: module $$m failed (go mod tidy -diff shows what tidy would change)"; exit 1; }; \
 	done
+	cd function/conformance && go mod tidy -diff
 
 # Short fuzzing of every decoder of outside input (the seeds also run in test-go): package:target.
 FUZZTIME ?= 10s

@@ -38,3 +38,9 @@ $(OIP_VENV)/.complete: $(OIP_REQUIREMENTS)
 test-oip: $(OIP_VENV)/.complete
 	bin=$$(mktemp -d)/fraud-detector; trap 'rm -rf $$(dirname $$bin)' EXIT; \
 	go build -o $$bin ./function/cmd/fraud-detector && $(OIP_VENV)/bin/python function/oipclient/check.py $$bin
+
+# The CloudEvents conformance tool against the function (function/conformance/run.sh).
+TEST_TARGETS += test-conformance
+.PHONY: test-conformance
+test-conformance:
+	function/conformance/run.sh
