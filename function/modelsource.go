@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -50,10 +49,10 @@ func newRegistrySource(cfg config.Config) (ModelSource, bool, error) {
 		return nil, false, fmt.Errorf("%s: %w", config.EnvModelURI, err)
 	}
 	var opts []registry.Option
-	if tok := os.Getenv("MLFLOW_TRACKING_TOKEN"); tok != "" {
-		opts = append(opts, registry.WithBearerToken(tok))
-	} else if user := os.Getenv("MLFLOW_TRACKING_USERNAME"); user != "" {
-		opts = append(opts, registry.WithBasicAuth(user, os.Getenv("MLFLOW_TRACKING_PASSWORD")))
+	if cfg.MLflowToken != "" {
+		opts = append(opts, registry.WithBearerToken(cfg.MLflowToken))
+	} else if cfg.MLflowUsername != "" {
+		opts = append(opts, registry.WithBasicAuth(cfg.MLflowUsername, cfg.MLflowPassword))
 	}
 	c, err := registry.New(cfg.MLflowTrackingURI, opts...)
 	if err != nil {

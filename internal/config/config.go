@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/registry"
 )
 
 // Environment variable names.
@@ -20,6 +21,10 @@ const (
 	EnvListenAddress     = "LISTEN_ADDRESS"
 	EnvModelURI          = "MODEL_URI"
 	EnvMLflowTrackingURI = "MLFLOW_TRACKING_URI"
+	// MLflow's own clients' credentials, read the same way (token first, else user and password).
+	EnvMLflowToken       = "MLFLOW_TRACKING_TOKEN"
+	EnvMLflowUsername    = "MLFLOW_TRACKING_USERNAME"
+	EnvMLflowPassword    = "MLFLOW_TRACKING_PASSWORD"
 	EnvModelPollInterval = "MODEL_POLL_INTERVAL"
 	EnvKafkaBrokers      = "KAFKA_BROKERS"
 	EnvPredictionsTopic  = "PREDICTIONS_TOPIC"
@@ -123,13 +128,16 @@ const (
 )
 
 // MLflowScheme prefixes a registry model URI, as in models:/fraud-detector@champion.
-const MLflowScheme = "models:/"
+const MLflowScheme = registry.Scheme
 
 // Config is everything the function reads from its environment.
 type Config struct {
 	ListenAddress     string
 	ModelURI          string // "builtin", a bundle directory, or models:/name@alias
 	MLflowTrackingURI string
+	MLflowToken       string // never logged
+	MLflowUsername    string
+	MLflowPassword    string        // never logged
 	ModelPollInterval time.Duration // how often a non-builtin model source is checked for a new model
 	KafkaBrokers      []string      // empty: predictions are not published
 	PredictionsTopic  string
@@ -192,6 +200,9 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := get(EnvMLflowTrackingURI); ok {
 		c.MLflowTrackingURI = v
 	}
+	c.MLflowToken, _ = get(EnvMLflowToken)
+	c.MLflowUsername, _ = get(EnvMLflowUsername)
+	c.MLflowPassword, _ = lookup(EnvMLflowPassword) // a password is taken as given, spaces included
 	if v, ok := get(EnvModelPollInterval); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -319,9 +330,8 @@ func (c Config) Validate() error {
 	case c.ModelURI == "":
 		bad("%s is empty: use %q, a model directory or %sname@alias", EnvModelURI, ModelBuiltin, MLflowScheme)
 	case strings.HasPrefix(c.ModelURI, MLflowScheme):
-		rest := strings.TrimPrefix(c.ModelURI, MLflowScheme)
-		name, alias, ok := strings.Cut(rest, "@")
-		if !ok || name == "" || alias == "" || strings.Contains(alias, "/") {
+		// One parser of models:/ URIs: the registry client's, which serves it.
+		if _, err := registry.ParseURI(c.ModelURI); err != nil {
 			bad("%s=%q: want %sname@alias", EnvModelURI, c.ModelURI, MLflowScheme)
 		}
 		if c.MLflowTrackingURI == "" {

@@ -43,6 +43,8 @@ func TestFromEnv(t *testing.T) {
 		EnvLabelMaxDelay:     "240h",
 		EnvLabelHMACKey:      "0123456789abcdef0123456789abcdef",
 		EnvStateMaxHistories: "5000",
+		EnvMLflowUsername:    "ci",
+		EnvMLflowPassword:    " p w ",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +56,7 @@ func TestFromEnv(t *testing.T) {
 		MaxInflight: 32, MaxBufferedBytes: 1 << 20, DrainDelay: 0, Transport: TransportKafka,
 		EventClock: ClockStream, EventMaxSkew: DefaultStreamEventMaxSkew, EventMaxLateness: time.Hour, LabelMaxDelay: 240 * time.Hour,
 		LabelHMACKey: "0123456789abcdef0123456789abcdef", StateMaxHistories: 5000,
+		MLflowUsername: "ci", MLflowPassword: " p w ",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -69,6 +72,7 @@ func TestInvalid(t *testing.T) {
 		"listen port not a number":  {map[string]string{EnvListenAddress: "[::]:http"}, EnvListenAddress},
 		"registry without mlflow":   {map[string]string{EnvModelURI: "models:/fraud@champion"}, EnvMLflowTrackingURI},
 		"registry without alias":    {map[string]string{EnvModelURI: "models:/fraud", EnvMLflowTrackingURI: "http://m:5000"}, "name@alias"},
+		"registry nested name":      {map[string]string{EnvModelURI: "models:/a/b@champion", EnvMLflowTrackingURI: "http://m:5000"}, "name@alias"},
 		"mlflow not a URL":          {map[string]string{EnvMLflowTrackingURI: "mlflow:5000"}, EnvMLflowTrackingURI},
 		"poll not a duration":       {map[string]string{EnvModelPollInterval: "30"}, EnvModelPollInterval},
 		"poll too fast":             {map[string]string{EnvModelPollInterval: "10ms"}, EnvModelPollInterval},

@@ -227,11 +227,11 @@ func TestRealMLflowClient(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	if _, _, err := c.Load(ctx, champion); Reason(err) != ReasonUnavailable || err == nil {
+	if _, _, err := load(ctx, c, champion); kind(err) != ReasonUnavailable || err == nil {
 		t.Fatalf("Load before any alias: %v, want %s", err, ReasonUnavailable)
 	}
 	a.promote(good)
-	m, v, err := c.Load(ctx, champion)
+	m, v, err := load(ctx, c, champion)
 	if err != nil {
 		t.Fatalf("Load champion: %v", err)
 	}
@@ -239,7 +239,7 @@ func TestRealMLflowClient(t *testing.T) {
 		t.Fatalf("loaded %+v (model version %q), want version %s with its run", v, m.Meta.Version, good)
 	}
 	a.promote(bad)
-	if _, _, err := c.Load(ctx, champion); err == nil || Reason(err) != ReasonInvalid {
+	if _, _, err := load(ctx, c, champion); err == nil || kind(err) != ReasonInvalid {
 		t.Fatalf("Load of a corrupted champion: %v, want %s", err, ReasonInvalid)
 	}
 }

@@ -38,9 +38,6 @@ type URI struct {
 
 func (u URI) String() string { return Scheme + u.Name + "@" + u.Alias }
 
-// IsURI reports whether s is meant as a registry URI (models:/...).
-func IsURI(s string) bool { return strings.HasPrefix(s, Scheme) }
-
 // ParseURI parses models:/<name>@<alias>. Version numbers (models:/name/3) are refused: the
 // function follows an alias, it does not pin a version.
 func ParseURI(s string) (URI, error) {
@@ -158,19 +155,6 @@ func (c *Client) Fetch(ctx context.Context, v Version) (*model.Model, error) {
 	return m, nil
 }
 
-// Load resolves u and fetches the model it points at.
-func (c *Client) Load(ctx context.Context, u URI) (*model.Model, Version, error) {
-	v, err := c.Resolve(ctx, u)
-	if err != nil {
-		return nil, Version{}, err
-	}
-	m, err := c.Fetch(ctx, v)
-	if err != nil {
-		return nil, v, err
-	}
-	return m, v, nil
-}
-
 // get performs one GET and returns the body of a 200 reply. Network failures, 5xx, 429 and 404
 // (an alias not yet set, an artifact not yet uploaded) wrap ErrUnavailable.
 func (c *Client) get(ctx context.Context, path string, q url.Values) ([]byte, error) {
@@ -199,8 +183,14 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) ([]byte, er
 		return nil, fmt.Errorf("%w: reply larger than %d bytes", model.ErrInvalid, maxArtifactBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := mlflowError(body)
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusTooManyRequests {
+		code, msg := mlflowError(body)
+		if code != "" {
+			msg = code + ": " + msg
+		}
+		// An alias not set yet is 400 INVALID_PARAMETER_VALUE "... alias champion not found." in
+		// MLflow 3 (RESOURCE_DOES_NOT_EXIST elsewhere): the champion may be promoted later.
+		notYet := code == "RESOURCE_DOES_NOT_EXIST" || (code == "INVALID_PARAMETER_VALUE" && strings.Contains(msg, "not found"))
+		if notYet || resp.StatusCode >= 500 || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusTooManyRequests {
 			return nil, fmt.Errorf("%w: HTTP %d: %s", ErrUnavailable, resp.StatusCode, msg)
 		}
 		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
@@ -208,18 +198,19 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) ([]byte, er
 	return body, nil
 }
 
-// mlflowError extracts MLflow's {"error_code","message"} or a short prefix of another body.
-func mlflowError(body []byte) string {
+// mlflowError extracts MLflow's {"error_code","message"}, or gives a short prefix of another body
+// as the message.
+func mlflowError(body []byte) (code, msg string) {
 	var e struct {
 		Code    string `json:"error_code"`
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Code != "" {
-		return e.Code + ": " + e.Message
+		return e.Code, e.Message
 	}
 	const max = 200
 	if len(body) > max {
 		body = body[:max]
 	}
-	return strings.TrimSpace(string(body))
+	return "", strings.TrimSpace(string(body))
 }
