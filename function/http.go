@@ -215,19 +215,28 @@ func (f *Function) serveCloudEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *Function) servePredict(w http.ResponseWriter, r *http.Request) {
+// jsonRequest is the start of the JSON scoring routes (/predict, the OIP infer): a JSON media
+// type, a loaded model, the bounded body. On failure it has answered, and ok is false.
+func (f *Function) jsonRequest(w http.ResponseWriter, r *http.Request) (l *live, body []byte, ok bool) {
 	if err := checkPredictMedia(r.Header.Get("Content-Type")); err != nil {
 		f.writeError(w, r, err)
-		return
+		return nil, nil, false
 	}
-	l := f.live.Load()
-	if l == nil {
+	if l = f.live.Load(); l == nil {
 		f.writeError(w, r, scoring.ErrNoModel)
-		return
+		return nil, nil, false
 	}
 	body, err := readBody(w, r, l.cfg.MaxBodyBytes)
 	if err != nil {
 		f.writeError(w, r, err)
+		return nil, nil, false
+	}
+	return l, body, true
+}
+
+func (f *Function) servePredict(w http.ResponseWriter, r *http.Request) {
+	l, body, ok := f.jsonRequest(w, r)
+	if !ok {
 		return
 	}
 	txs, array, err := decodeTransactions(body, l.cfg.MaxBatch)

@@ -57,18 +57,8 @@ func (f *Function) serveOIPModel(w http.ResponseWriter, r *http.Request) {
 // serveOIPInfer scores a [N, 15] feature tensor with the current model: no state is read or
 // written, so the answer depends on the features and the model only.
 func (f *Function) serveOIPInfer(w http.ResponseWriter, r *http.Request) {
-	if err := checkPredictMedia(r.Header.Get("Content-Type")); err != nil {
-		f.writeError(w, r, err)
-		return
-	}
-	l := f.live.Load()
-	if l == nil {
-		f.writeError(w, r, scoring.ErrNoModel)
-		return
-	}
-	body, err := readBody(w, r, l.cfg.MaxBodyBytes)
-	if err != nil {
-		f.writeError(w, r, err)
+	l, body, ok := f.jsonRequest(w, r)
+	if !ok {
 		return
 	}
 	id, rows, err := oip.DecodeInfer(body, l.cfg.MaxBatch) // rows per request: MAX_BATCH, as /predict
