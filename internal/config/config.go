@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/registry"
 )
 
@@ -53,7 +54,7 @@ const (
 	ModelBuiltin             = "builtin"
 	DefaultModelURI          = ModelBuiltin
 	DefaultModelPollInterval = 30 * time.Second
-	DefaultPredictionsTopic  = "fraud-predictions"
+	DefaultPredictionsTopic  = kafkaio.DefaultPredictionsTopic
 	// StoreMemory keeps feature state in the process.
 	StoreMemory         = "memory"
 	DefaultFeatureStore = StoreMemory
@@ -211,11 +212,11 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.ModelPollInterval = d
 	}
 	if v, ok := get(EnvKafkaBrokers); ok {
-		for b := range strings.SplitSeq(v, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				c.KafkaBrokers = append(c.KafkaBrokers, b)
-			}
+		bs, err := kafkaio.ParseBrokers(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvKafkaBrokers, err))
 		}
+		c.KafkaBrokers = bs
 	}
 	if v, ok := get(EnvPredictionsTopic); ok {
 		c.PredictionsTopic = v
@@ -347,8 +348,8 @@ func (c Config) Validate() error {
 		bad("%s=%v: must be at least %v", EnvModelPollInterval, c.ModelPollInterval, MinModelPollInterval)
 	}
 	for _, b := range c.KafkaBrokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			bad("%s: broker %q: want host:port", EnvKafkaBrokers, b)
+		if err := kafkaio.CheckBroker(b); err != nil {
+			bad("%s: %v", EnvKafkaBrokers, err)
 		}
 	}
 	if !topicName.MatchString(c.PredictionsTopic) {

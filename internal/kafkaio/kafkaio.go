@@ -9,6 +9,7 @@ package kafkaio
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ const (
 	DefaultConsumerGroup    = "fraud-detector"
 )
 
-// ParseBrokers splits a comma-separated broker list (the KAFKA_BROKERS format).
+// ParseBrokers splits a comma-separated broker list (the KAFKA_BROKERS format), each host:port.
 func ParseBrokers(s string) ([]string, error) {
 	var out []string
 	for _, b := range strings.Split(s, ",") {
@@ -36,8 +37,8 @@ func ParseBrokers(s string) ([]string, error) {
 		if b == "" {
 			continue
 		}
-		if !strings.Contains(b, ":") {
-			return nil, fmt.Errorf("kafka broker %q: want host:port", b)
+		if err := CheckBroker(b); err != nil {
+			return nil, err
 		}
 		out = append(out, b)
 	}
@@ -45,6 +46,14 @@ func ParseBrokers(s string) ([]string, error) {
 		return nil, errors.New("no kafka brokers given")
 	}
 	return out, nil
+}
+
+// CheckBroker reports whether b is a broker address, host:port.
+func CheckBroker(b string) error {
+	if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+		return fmt.Errorf("kafka broker %q: want host:port", b)
+	}
+	return nil
 }
 
 // baseConfig is the sarama configuration every client here starts from. Retries are generous so

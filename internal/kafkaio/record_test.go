@@ -150,6 +150,9 @@ func TestParseBrokers(t *testing.T) {
 		"empty":      {" , ", 0, false},
 		"no port":    {"a", 0, false},
 		"single one": {"127.0.0.1:19092", 1, true},
+		"empty port": {"kafka:", 0, false},
+		"ipv6":       {"[::1]:9092", 1, true},
+		"ipv6 bare":  {"::1", 0, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
