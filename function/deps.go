@@ -7,6 +7,7 @@ import (
 	"github.com/fraud-detector/fraud-detector/internal/config"
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/features"
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/redisstore"
 )
 
@@ -24,12 +25,18 @@ func newStore(_ context.Context, cfg config.Config) (features.Store, error) {
 	return s, nil
 }
 
-// newPublisher builds the publisher of predictions: none without KAFKA_BROKERS.
+// newPublisher builds the publisher of predictions: none without KAFKA_BROKERS, else the Kafka
+// publisher to PREDICTIONS_TOPIC (acknowledged before the input is). The main binary and the
+// Knative Functions (func-go) build both get it here.
 func newPublisher(_ context.Context, cfg config.Config) (events.Publisher, error) {
 	if len(cfg.KafkaBrokers) == 0 {
 		return events.Nop{}, nil
 	}
-	return nil, fmt.Errorf("%s is set but this build has no Kafka publisher", config.EnvKafkaBrokers)
+	p, err := kafkaio.NewPublisher(cfg.KafkaBrokers, cfg.PredictionsTopic)
+	if err != nil {
+		return nil, fmt.Errorf("predictions publisher (%s): %w", config.EnvKafkaBrokers, err)
+	}
+	return p, nil
 }
 
 // storeKind names the store for logs without its credentials.

@@ -24,20 +24,6 @@ const (
 	envNamespace  = "NAMESPACE"
 )
 
-// kafkaOptions gives the function the Kafka publisher of predictions when KAFKA_BROKERS is set
-// (both transports publish, acknowledged before the input is acknowledged). A publisher that
-// cannot be built is a configuration error.
-func kafkaOptions(cfg config.Config) ([]function.Option, error) {
-	if len(cfg.KafkaBrokers) == 0 {
-		return nil, nil
-	}
-	pub, err := kafkaio.NewPublisher(cfg.KafkaBrokers, cfg.PredictionsTopic)
-	if err != nil {
-		return nil, err
-	}
-	return []function.Option{function.WithPublisher(pub)}, nil
-}
-
 // kafkaIntake is the in-process consumer of FUNC_TRANSPORT=kafka: it delivers each record of the
 // input topics to f.Handle with KafkaSource's semantics (see kafkaio.Consumer). Serve runs it once
 // the function has started and, on shutdown, cancels it and waits until it has left its group

@@ -37,11 +37,6 @@ func run() int {
 		log.Error("bad configuration", "error", err)
 		return exitConfig
 	}
-	opts, err := kafkaOptions(cfg)
-	if err != nil {
-		log.Error("cannot create the predictions publisher", "topic", cfg.PredictionsTopic, "error", err)
-		return exitConfig
-	}
 	ln, err := net.Listen("tcp", cfg.ListenAddress)
 	if err != nil {
 		log.Error("cannot listen", "address", cfg.ListenAddress, "error", err)
@@ -50,7 +45,7 @@ func run() int {
 	log.Info("listening", "address", ln.Addr().String())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	f := function.New(append(opts, function.WithConfig(cfg), function.WithLogger(log))...)
+	f := function.New(function.WithConfig(cfg), function.WithLogger(log))
 	var intakes []function.Intake
 	if cfg.Transport == config.TransportKafka {
 		in, err := kafkaIntake(f, cfg, log)
