@@ -149,14 +149,6 @@ func (s *Store) Close() error {
 	return s.client.Close()
 }
 
-// Ping checks that Redis answers (readiness).
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redisstore: ping: %w", err)
-	}
-	return nil
-}
-
 // histories is the decoding buffer of one Record, reused.
 type histories struct {
 	c features.CustomerHistory
