@@ -2,7 +2,7 @@
 # Builds (once per version, cached under $CACHE/local/bin/<name>-<version>) every binary the local
 # cluster runs on the host or packs into an image. Nothing is pulled from a registry except Go
 # modules through the module proxy.
-#   config/local/build.sh [kubernetes|metrics-server|kube-state-metrics|coredns|prometheus-operator|...]
+#   config/local/build.sh [kubernetes|metrics-server|kube-state-metrics|coredns|prometheus-operator|knative|...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.sh"
@@ -72,6 +72,25 @@ prometheus_operator() {
 prometheus() {
   build_module prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/prometheus \
     "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#v0.3}"
+}
+
+# Knative Serving and Eventing core through one build module (build/knative): the releases of
+# one Knative version share knative.dev/pkg, and one module keeps a single set of k8s libraries.
+# Only what the HPA class and a SinkBinding need: Serving's controller, webhook, autoscaler-hpa
+# and queue-proxy; Eventing's controller and webhook (the activator and the KPA autoscaler are
+# not run: an HPA-class revision is always served directly, never through the activator).
+KNATIVE_CMDS="serving:controller serving:webhook serving:autoscaler-hpa serving:queue eventing:controller eventing:webhook"
+knative() {
+  local c
+  for c in $KNATIVE_CMDS; do
+    local repo=${c%%:*} cmd=${c##*:} version out
+    version=$KNATIVE_SERVING_VERSION; [ "$repo" = eventing ] && version=$KNATIVE_EVENTING_VERSION
+    out=$bin/knative-$repo-$version
+    [ -x "$out/$cmd" ] && continue
+    log "knative $repo $cmd $version"
+    mkdir -p "$out"
+    (cd "$here/build/knative" && go build -trimpath -ldflags "-s -w" -o "$out/$cmd.tmp" "knative.dev/$repo/cmd/$cmd" && mv "$out/$cmd.tmp" "$out/$cmd")
+  done
 }
 
 targets=${*:-kubernetes metrics-server kube-state-metrics coredns prometheus-operator prometheus}

@@ -6,3 +6,5 @@ COREDNS_VERSION=v1.15.0
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 PAUSE_IMAGE=fraud-detector.local/pause:dev
 PROMETHEUS_VERSION=v0.316.0 # the Go module of Prometheus 3.16.0
+KNATIVE_SERVING_VERSION=v0.42.2 # Knative Serving 1.15 (build/knative)
+KNATIVE_EVENTING_VERSION=v0.42.0 # Knative Eventing 1.15, the same knative.dev/pkg as Serving
