@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -505,5 +506,75 @@ func TestLocalSinkBinding(t *testing.T) {
 		if d, ok := o.Value.(*appsv1.Deployment); ok && d.Name == "kafkasource-dispatcher" && slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--sink-binding") {
 			t.Error("the plain overlay's dispatcher waits for a SinkBinding that only the Knative overlay has")
 		}
+	}
+}
+
+// Knative as this machine runs it (config/local/knative-system over the releases' own yaml,
+// which knative.sh copies from the module cache): every image is one images.sh builds, the
+// patches named in the kustomization took effect, and nothing else of the release is changed
+// beyond what the kustomization names (the CRDs, roles and webhooks are the release's).
+func TestLocalKnativeSystem(t *testing.T) {
+	cmd := exec.Command(filepath.Join(repo, "config/local/knative.sh"), "release")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("knative.sh release: %v\n%s", err, out)
+	}
+	docs, err := Render(filepath.Join(repo, "config/local/knative-system"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := imagesBuilt(t)
+	image := regexp.MustCompile(`^fraud-detector\.local/([a-z0-9-]+):dev$`)
+	deployments := map[string]*appsv1.Deployment{}
+	configMaps := map[string]map[string]string{}
+	for _, d := range docs {
+		switch d.GVK.Kind {
+		case "Deployment":
+			var dep appsv1.Deployment
+			if err := json.Unmarshal(d.JSON, &dep); err != nil {
+				t.Fatal(err)
+			}
+			deployments[dep.Namespace+"/"+dep.Name] = &dep
+			for _, c := range dep.Spec.Template.Spec.Containers {
+				if m := image.FindStringSubmatch(c.Image); m == nil || !built[m[1]] {
+					t.Errorf("%s/%s: container %s: image %q is not one images.sh builds", dep.Namespace, dep.Name, c.Name, c.Image)
+				}
+				if dep.Spec.Replicas == nil || *dep.Spec.Replicas > 0 {
+					if cpu := c.Resources.Requests.Cpu().String(); cpu != "20m" {
+						t.Errorf("%s/%s: requests %s CPU, want the 20m the kustomization names", dep.Namespace, dep.Name, cpu)
+					}
+				}
+			}
+		case "ConfigMap":
+			var cm corev1.ConfigMap
+			if err := json.Unmarshal(d.JSON, &cm); err != nil {
+				t.Fatal(err)
+			}
+			configMaps[cm.Namespace+"/"+cm.Name] = cm.Data
+		}
+		if strings.Contains(string(d.JSON), "ko://") {
+			t.Errorf("%s %s still names a ko:// image", d.GVK.Kind, d.Name)
+		}
+	}
+	var names []string
+	for n := range deployments {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	want := "knative-eventing/eventing-controller knative-eventing/eventing-webhook knative-serving/autoscaler-hpa " +
+		"knative-serving/controller knative-serving/net-gateway-api-controller knative-serving/webhook traefik/traefik"
+	if strings.Join(names, " ") != want {
+		t.Errorf("Deployments %q, want %q", strings.Join(names, " "), want)
+	}
+	if q := configMaps["knative-serving/config-deployment"]["queue-sidecar-image"]; q != "fraud-detector.local/knative-serving-queue:dev" {
+		t.Errorf("queue-sidecar-image %q", q)
+	}
+	if r := configMaps["knative-serving/config-deployment"]["registries-skipping-tag-resolving"]; !slices.Contains(strings.Split(r, ","), "fraud-detector.local") {
+		t.Errorf("registries-skipping-tag-resolving %q: Serving would ask a registry for the function's digest", r)
+	}
+	if c := configMaps["knative-serving/config-network"]["ingress-class"]; c != "gateway-api.ingress.networking.knative.dev" {
+		t.Errorf("ingress-class %q", c)
+	}
+	if g := configMaps["knative-serving/config-gateway"]["local-gateways"]; !strings.Contains(g, "gateway: traefik/knative-gateway") || !strings.Contains(g, "service: traefik/traefik") {
+		t.Errorf("local-gateways %q: want the Traefik Gateway of traefik.yaml", g)
 	}
 }
