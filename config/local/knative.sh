@@ -72,7 +72,10 @@ up() {
 	"$here/build.sh" knative net-gateway-api traefik
 	"$here/images.sh" knative
 	release
-	# Server-side: Knative's CRDs are larger than client-side apply's annotation allows.
+	# Server-side: Knative's CRDs are larger than client-side apply's annotation allows. The
+	# Gateway API CRDs first: traefik.yaml's GatewayClass and Gateway are of their kinds.
+	kubectl apply --server-side --force-conflicts -f "$here/knative-system/release/gateway-api-crds.yaml" >/dev/null
+	kubectl wait --for=condition=Established crd/gateways.gateway.networking.k8s.io crd/gatewayclasses.gateway.networking.k8s.io --timeout=60s >/dev/null
 	kubectl kustomize "$here/knative-system" | kubectl apply --server-side --force-conflicts -f - >/dev/null
 	local d
 	for d in knative-serving/controller knative-serving/webhook knative-serving/autoscaler-hpa \
