@@ -18,15 +18,18 @@ const (
 	// wake-ups are most of the difference.
 	FunctionCPUMicrosAtMedium = 535
 	FunctionCPUMicrosAtAttack = 363
-	// KnativeFunctionCPUMicros and QueueProxyCPUMicrosPerEvent: the function container and
+	// KnativeFunctionCPUMicrosAt* and QueueProxyCPUMicrosAt*: the function container and
 	// Knative's queue-proxy sidecar in the Knative variant, measured on the local cluster (make
 	// test-knative: Knative Serving v0.42.2, net-gateway-api + Traefik in front): cAdvisor's CPU
-	// of each container divided by the predictions per second. Through Knative the 2-core
-	// machine delivered at most about 450 TPS (saturated, and shared with other builds), so
-	// both figures are from that rate and stand for 1,500 TPS too. The bench of queue-proxy in
-	// front of the function alone gave 197 us; the function alone in the plain variant 535 us.
-	KnativeFunctionCPUMicros    = 875
-	QueueProxyCPUMicrosPerEvent = 760
+	// of each container divided by the predictions per second, over each phase once its rates
+	// had settled (the recorder's phase table). Through Knative the 2-core machine delivered at
+	// most about 450 TPS (saturated, and shared with other builds): the "500 TPS" figures are at
+	// 451 delivered TPS, the "1,500 TPS" ones at 403. The bench of queue-proxy in front of the
+	// function alone gave 197 us; the function alone in the plain variant 535 / 363 us.
+	KnativeFunctionCPUMicrosAtMedium = 777
+	KnativeFunctionCPUMicrosAtAttack = 809
+	QueueProxyCPUMicrosAtMedium      = 678
+	QueueProxyCPUMicrosAtAttack      = 662
 	// QueueProxyCPURequestMilli is queue-proxy's CPU request, set on the Knative Service's
 	// template (queue.sidecar.serving.knative.dev/cpu-resource-request): Knative's default
 	// (config-deployment, 25m) would put 500 TPS on 6 pods.
@@ -58,8 +61,8 @@ type Sizing struct {
 
 // Variants' sizings: the Knative pod carries the queue-proxy beside the function.
 var (
-	KnativeSizing = Sizing{KnativeFunctionCPUMicros + QueueProxyCPUMicrosPerEvent,
-		KnativeFunctionCPUMicros + QueueProxyCPUMicrosPerEvent, UserCPURequestMilli + QueueProxyCPURequestMilli}
+	KnativeSizing = Sizing{KnativeFunctionCPUMicrosAtMedium + QueueProxyCPUMicrosAtMedium,
+		KnativeFunctionCPUMicrosAtAttack + QueueProxyCPUMicrosAtAttack, UserCPURequestMilli + QueueProxyCPURequestMilli}
 	KubernetesSizing = Sizing{FunctionCPUMicrosAtMedium, FunctionCPUMicrosAtAttack, UserCPURequestMilli}
 )
 
