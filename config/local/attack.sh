@@ -4,8 +4,12 @@
 # 50 -> 200 -> 500 -> 1,500 TPS into transactions-input, a recorder writing the timeline every
 # 15 s, and at the end the report under out/ and its final `cluster-attack:` line.
 #
-#   attack.sh [ci|full]    ci: phases 30s/60s/150s/660s (make test-cluster); full: loadgen's
-#                          attack profile as it ships (2m/3m/3m/10m)
+#   attack.sh [ci|full] [plain|knative]
+#       ci: phases 30s/60s/150s/660s (make test-cluster, make test-knative); full: loadgen's
+#       attack profile as it ships (2m/3m/3m/10m).
+#       plain: config/kubernetes through app/ (Deployment + HPA). knative: Knative itself
+#       (knative.sh up), then config/knative through knative-app/: the Knative Service whose
+#       HPA-class annotations make the HPA, the dispatcher bound to its address by a SinkBinding.
 #
 # Needs the cluster and its monitoring stack (make cluster-up) and MLFLOW_BIN (an `mlflow`
 # command; the Makefile passes the retraining venv's). Leaves the cluster running with the
@@ -19,6 +23,8 @@ source "$here/versions.sh"
 : "${MLFLOW_BIN:?set MLFLOW_BIN to an mlflow command (make test-cluster does)}"
 S=$CLUSTER_STATE
 profile=${1:-ci}
+variant=${2:-plain}
+case $variant in plain | knative) ;; *) echo "attack.sh: variant $variant: want plain or knative" >&2; exit 2 ;; esac
 case $profile in
 ci) durations=30s,60s,150s,660s ;;
 full) durations=2m,3m,3m,10m ;;
@@ -29,8 +35,9 @@ eval "$("$here/cluster.sh" env)"
 log() { printf '%s attack: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "$*"; exit 1; }
 "$here/cluster.sh" status || die "the cluster is not up: make cluster-up"
-NODE_IP=10.250.0.1 # cluster.sh's node address; app/external.yaml names it too (a test checks)
+NODE_IP=10.250.0.1 # cluster.sh's node address; common/external.yaml names it too (a test checks)
 out=$root/out/cluster-attack-$profile
+[ "$variant" = plain ] || out=$out-$variant
 rm -rf "$out"; mkdir -p "$out"
 
 # --- host services: Kafka and MLflow on the node's bridge address ------------------------------
@@ -54,32 +61,55 @@ fi
 
 # --- images and the application -----------------------------------------------------------------
 "$here/images.sh" app
+[ "$variant" = plain ] || "$here/knative.sh" up
 mkdir -p "$S/volumes/redis-data"; chown 999:999 "$S/volumes/redis-data"
 kubectl apply -f "$here/crds" >/dev/null
 kubectl wait --for=condition=Established crd/kafkasources.sources.knative.dev crd/kafkasinks.eventing.knative.dev crd/kafkatopics.kafka.strimzi.io --timeout=60s >/dev/null
 kubectl delete job -n fraud-detection loadgen-attack --ignore-not-found --wait=true >/dev/null
-kubectl apply -k "$here/app" >/dev/null
+overlay=app; [ "$variant" = plain ] || overlay=knative-app
+kubectl apply -k "$here/$overlay" >/dev/null
 # The topic operator's part: every KafkaTopic as declared (eventing/topics), on the host broker.
 kubectl get kafkatopics -n kafka -o jsonpath='{range .items[*]}{.metadata.name} {.spec.partitions}{"\n"}{end}' |
 	while read -r name parts; do "$root/eventing/local/kafka.sh" topic "$name" "$parts"; done
 log "topics: $(kubectl get kafkatopics -n kafka -o jsonpath='{.items[*].metadata.name}')"
 
-for d in fraud-detector kafkasource-dispatcher admin-receiver kafka-exporter; do
+hpa=fraud-detector deployment=fraud-detector
+if [ "$variant" = knative ]; then
+	# Knative makes the Revision, its Deployment, the PodAutoscaler and from it the HPA, all named
+	# after the Revision; the Service is Ready once the Route is programmed in the Gateway.
+	kubectl -n fraud-detection wait --for=condition=Ready ksvc/fraud-detector --timeout=300s >/dev/null ||
+		{ kubectl -n fraud-detection get ksvc,configuration,revision,route,kingress,podautoscaler,sks,hpa -o wide >&2 || true; die "the Knative Service is not Ready"; }
+	rev=$(kubectl -n fraud-detection get ksvc fraud-detector -o jsonpath='{.status.latestReadyRevisionName}')
+	hpa=$rev deployment=$rev-deployment
+	kubectl -n fraud-detection wait --for=condition=Ready "revision/$rev" "podautoscaler.autoscaling.internal.knative.dev/$rev" --timeout=120s >/dev/null
+	for _ in $(seq 60); do kubectl -n fraud-detection get hpa "$hpa" >/dev/null 2>&1 && break; sleep 2; done
+	log "Knative: Service Ready at $(kubectl -n fraud-detection get ksvc fraud-detector -o jsonpath='{.status.address.url}'), revision $rev, HPA $(kubectl -n fraud-detection get hpa "$hpa" -o jsonpath='{.metadata.name} min={.spec.minReplicas} max={.spec.maxReplicas} cpu={.spec.metrics[0].resource.target.averageUtilization}')"
+	# The dispatcher's sink is what the SinkBinding resolved from the KafkaSource's ref.
+	kubectl -n fraud-detection wait --for=condition=Ready sinkbinding/kafkasource-dispatcher --timeout=120s >/dev/null || die "the SinkBinding is not Ready"
+	for _ in $(seq 60); do
+		ksink=$(kubectl -n fraud-detection get deployment kafkasource-dispatcher -o jsonpath='{.spec.template.spec.containers[0].env[?(@.name=="K_SINK")].value}')
+		[ -n "$ksink" ] && break; sleep 2
+	done
+	[ "$ksink" = "$(kubectl -n fraud-detection get sinkbinding kafkasource-dispatcher -o jsonpath='{.status.sinkUri}')" ] || die "the dispatcher's K_SINK ($ksink) is not the SinkBinding's sink"
+	log "dispatcher: K_SINK=$ksink (injected by the SinkBinding)"
+fi
+for d in "$deployment" kafkasource-dispatcher admin-receiver kafka-exporter; do
 	kubectl -n fraud-detection rollout status "deployment/$d" --timeout=240s >/dev/null
 done
 kubectl -n fraud-detection rollout status statefulset/fraud-detector-redis --timeout=240s >/dev/null
-# The HPA raises the Deployment's single replica to its minimum.
+# The HPA raises the Deployment to its minimum.
 for _ in $(seq 120); do
-	[ "$(kubectl -n fraud-detection get deployment fraud-detector -o jsonpath='{.status.readyReplicas}')" = 4 ] && break; sleep 2
+	[ "$(kubectl -n fraud-detection get deployment "$deployment" -o jsonpath='{.status.readyReplicas}')" = 4 ] && break; sleep 2
 done
 kubectl -n fraud-detection get hpa,pods -o wide >"$out/before.txt"
-log "deployed: $(kubectl -n fraud-detection get deployment fraud-detector -o jsonpath='{.status.readyReplicas}') function pods ready"
+[ "$variant" = plain ] || kubectl -n fraud-detection get ksvc,revision,podautoscaler,sinkbinding -o wide >>"$out/before.txt"
+log "deployed: $(kubectl -n fraud-detection get deployment "$deployment" -o jsonpath='{.status.readyReplicas}') function pods ready"
 
 # --- the attack --------------------------------------------------------------------------------
 go build -o "$S/attack-recorder" "$root/config/local/attack"
 sed "s/ATTACK_DURATIONS/$durations/" "$here/attack/loadgen-job.yaml" | kubectl apply -f - >/dev/null
 pod_ip() { kubectl -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
-"$S/attack-recorder" --out "$out" --profile "$profile" --variant plain --kubectl "$(command -v kubectl)" \
+"$S/attack-recorder" --out "$out" --profile "$profile" --variant "$variant" --hpa "$hpa" --kubectl "$(command -v kubectl)" \
 	--prometheus "http://$(pod_ip monitoring prometheus-kube-prometheus-stack-prometheus-0):9090" \
 	--alertmanager "http://$(pod_ip monitoring alertmanager-kube-prometheus-stack-alertmanager-0):9093" \
 	--receiver "http://$(kubectl -n fraud-detection get svc admin-receiver -o jsonpath='{.spec.clusterIP}'):8080" \

@@ -2,7 +2,7 @@
 # Builds (once per version, cached under $CACHE/local/bin/<name>-<version>) every binary the local
 # cluster runs on the host or packs into an image. Nothing is pulled from a registry except Go
 # modules through the module proxy.
-#   config/local/build.sh [kubernetes|metrics-server|kube-state-metrics|coredns|prometheus-operator|...]
+#   config/local/build.sh [kubernetes|metrics-server|kube-state-metrics|coredns|prometheus-operator|knative|net-gateway-api|traefik|...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.sh"
@@ -76,6 +76,43 @@ prometheus() {
   build_module prometheus "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/prometheus \
     "-X github.com/prometheus/common/version.Version=3.${PROMETHEUS_VERSION#v0.3}" \
     "$PROMETHEUS_TAGS" "$PROMETHEUS_FOLDER"
+}
+
+# Knative Serving and Eventing core through one build module (build/knative): the releases of
+# one Knative version share knative.dev/pkg, and one module keeps a single set of k8s libraries.
+# Only what the HPA class and a SinkBinding need: Serving's controller, webhook, autoscaler-hpa
+# and queue-proxy; Eventing's controller and webhook (the activator and the KPA autoscaler are
+# not run: an HPA-class revision is always served directly, never through the activator).
+KNATIVE_CMDS="serving:controller serving:webhook serving:autoscaler-hpa serving:queue eventing:controller eventing:webhook"
+knative() {
+  local c
+  for c in $KNATIVE_CMDS; do
+    local repo=${c%%:*} cmd=${c##*:} version out
+    version=$KNATIVE_SERVING_VERSION; [ "$repo" = eventing ] && version=$KNATIVE_EVENTING_VERSION
+    out=$bin/knative-$repo-$version
+    [ -x "$out/$cmd" ] && continue
+    log "knative $repo $cmd $version"
+    mkdir -p "$out"
+    (cd "$here/build/knative" && go build -trimpath -ldflags "-s -w" -o "$out/$cmd.tmp" "knative.dev/$repo/cmd/$cmd" && mv "$out/$cmd.tmp" "$out/$cmd")
+  done
+}
+
+# The networking layer: net-gateway-api's controller and Traefik, each through its own build module
+# (net-gateway-api pins k8s v0.29.6 by replace; Traefik needs k8s v0.34 and go 1.26).
+net_gateway_api() {
+  local out=$bin/net-gateway-api-$NET_GATEWAY_API_VERSION
+  [ -x "$out/controller" ] && return 0
+  log "net-gateway-api controller $NET_GATEWAY_API_VERSION"
+  mkdir -p "$out"
+  (cd "$here/build/net-gateway-api" && go build -trimpath -ldflags "-s -w" -o "$out/controller.tmp" knative.dev/net-gateway-api/cmd/controller && mv "$out/controller.tmp" "$out/controller")
+}
+traefik() {
+  local out=$bin/traefik-$TRAEFIK_VERSION
+  [ -x "$out/traefik" ] && return 0
+  log "traefik $TRAEFIK_VERSION"
+  mkdir -p "$out"
+  (cd "$here/build/traefik" && go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=${TRAEFIK_VERSION#v}" \
+    -o "$out/traefik.tmp" github.com/traefik/traefik/v3/cmd/traefik && mv "$out/traefik.tmp" "$out/traefik")
 }
 
 targets=${*:-kubernetes metrics-server kube-state-metrics coredns prometheus-operator prometheus}

@@ -4,7 +4,8 @@
 # FROM scratch around a binary built here (Go) or taken from this machine's Debian packages.
 # An image is rebuilt only when its build context changes (cached under $CACHE/local/images).
 #
-#   images.sh [NAME|GROUP ...]   groups: pause, system, monitoring, app, all (default)
+#   images.sh [NAME|GROUP ...]   groups: pause, system, monitoring, app, knative, all (default;
+#                                knative is not in all: only make test-knative needs it)
 #
 # Every image is named fraud-detector.local/NAME:dev; the manifests and the local overlay use
 # those names with imagePullPolicy IfNotPresent (a non-latest tag), so the kubelet never pulls.
@@ -40,11 +41,22 @@ declare -A MODULE_BIN=(
 	[prometheus-operator]=$bin/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-operator
 	[prometheus-config-reloader]=$bin/prometheus-config-reloader-$PROMETHEUS_OPERATOR_VERSION/prometheus-config-reloader
 	[prometheus]=$bin/$PROMETHEUS_FOLDER/prometheus
+	[knative-serving-controller]=$bin/knative-serving-$KNATIVE_SERVING_VERSION/controller
+	[knative-serving-webhook]=$bin/knative-serving-$KNATIVE_SERVING_VERSION/webhook
+	[knative-serving-autoscaler-hpa]=$bin/knative-serving-$KNATIVE_SERVING_VERSION/autoscaler-hpa
+	[knative-serving-queue]=$bin/knative-serving-$KNATIVE_SERVING_VERSION/queue
+	[knative-eventing-controller]=$bin/knative-eventing-$KNATIVE_EVENTING_VERSION/controller
+	[knative-eventing-webhook]=$bin/knative-eventing-$KNATIVE_EVENTING_VERSION/webhook
+	[knative-net-gateway-api-controller]=$bin/net-gateway-api-$NET_GATEWAY_API_VERSION/controller
+	[traefik]=$bin/traefik-$TRAEFIK_VERSION/traefik
 )
 declare -A BUILD_TARGET=(
 	[coredns]=coredns [metrics-server]=metrics-server [kube-state-metrics]=kube-state-metrics
 	[prometheus-operator]=prometheus-operator [prometheus-config-reloader]=prometheus-operator
 	[prometheus]=prometheus
+	[knative-serving-controller]=knative [knative-serving-webhook]=knative [knative-serving-autoscaler-hpa]=knative
+	[knative-serving-queue]=knative [knative-eventing-controller]=knative [knative-eventing-webhook]=knative
+	[knative-net-gateway-api-controller]=net-gateway-api [traefik]=traefik
 )
 # Debian programs: name -> "user binaries..." (the first binary is the entrypoint).
 declare -A DEBIAN=(
@@ -56,6 +68,7 @@ declare -A GROUPS_=(
 	[system]="coredns metrics-server kube-state-metrics"
 	[monitoring]="prometheus-operator prometheus-config-reloader prometheus alertmanager kafka-exporter"
 	[app]="fraud-detector dispatcher loadgen admin-receiver redis"
+	[knative]="knative-serving-controller knative-serving-webhook knative-serving-autoscaler-hpa knative-serving-queue knative-eventing-controller knative-eventing-webhook knative-net-gateway-api-controller traefik"
 )
 GROUPS_[all]="${GROUPS_[pause]} ${GROUPS_[system]} ${GROUPS_[monitoring]} ${GROUPS_[app]}"
 

@@ -1,12 +1,15 @@
 package validate
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +23,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 )
 
@@ -27,7 +31,10 @@ import (
 // with only what this machine forces changed. These tests hold it to that, and hold the names
 // it shares with the scripts (node address, images, receiver, volume claim) together.
 
-const localApp = "config/local/app"
+const (
+	localApp        = "config/local/app"
+	localKnativeApp = "config/local/knative-app"
+)
 
 func key(o Object) string {
 	var m struct {
@@ -105,62 +112,84 @@ func scriptVar(t *testing.T, file, name string) string {
 	return m[1]
 }
 
+// Each local overlay and what it renders from: the shipped variant and observability/, with
+// the objects the overlay adds (each named in its kustomization or in ../common's).
+var localOverlays = map[string]struct {
+	shipped []string
+	adds    []string
+}{
+	localApp:        {shipped: []string{"config/kubernetes", "observability"}},
+	localKnativeApp: {shipped: []string{"config/knative", "observability"}, adds: []string{"SinkBinding.sources.knative.dev/fraud-detection/kafkasource-dispatcher"}},
+}
+
+// localCommon is what config/local/common adds to either variant.
+var localCommon = []string{
+	"Deployment.apps/fraud-detection/admin-receiver",
+	"Deployment.apps/fraud-detection/kafkasource-dispatcher",
+	"EndpointSlice.discovery.k8s.io/kafka/my-cluster-kafka-bootstrap-host",
+	"EndpointSlice.discovery.k8s.io/mlflow/mlflow-host",
+	"Namespace//kafka", "Namespace//mlflow",
+	"PersistentVolume//fraud-detector-redis-data",
+	"Role.rbac.authorization.k8s.io/fraud-detection/kafkasource-dispatcher",
+	"RoleBinding.rbac.authorization.k8s.io/fraud-detection/kafkasource-dispatcher",
+	"Secret/fraud-detection/fraud-detector-redis",
+	"Service/fraud-detection/admin-receiver",
+	"Service/kafka/my-cluster-kafka-bootstrap",
+	"Service/mlflow/mlflow",
+	"ServiceAccount/fraud-detection/kafkasource-dispatcher",
+}
+
 func TestLocalOverlayChangesOnlyWhatTheMachineForces(t *testing.T) {
-	local := byKey(render(t, localApp))
-	shipped := append(render(t, "config/kubernetes"), render(t, "observability")...)
 	built := imagesBuilt(t)
 	image := regexp.MustCompile(`^fraud-detector\.local/([a-z0-9-]+):dev$`)
-	for _, s := range shipped {
-		l, ok := local[key(s)]
-		if !ok {
-			t.Errorf("%s is shipped but missing from the local overlay", key(s))
-			continue
-		}
-		delete(local, key(s))
-		if !jsonEqual(withoutImages(t, s), withoutImages(t, l)) {
-			t.Errorf("%s differs from the shipped one in more than its images", key(s))
-		}
-		for _, p := range Pods(l) {
-			for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
-				m := image.FindStringSubmatch(c.Image)
-				if m == nil || !built[m[1]] {
-					t.Errorf("%s: container %s: image %q is not one config/local/images.sh builds", key(l), c.Name, c.Image)
+	for overlay, o := range localOverlays {
+		t.Run(overlay, func(t *testing.T) {
+			local := byKey(render(t, overlay))
+			var shipped []Object
+			for _, dir := range o.shipped {
+				shipped = append(shipped, render(t, dir)...)
+			}
+			for _, s := range shipped {
+				l, ok := local[key(s)]
+				if !ok {
+					t.Errorf("%s is shipped but missing from the local overlay", key(s))
+					continue
 				}
-				if c.ImagePullPolicy == corev1.PullAlways {
-					t.Errorf("%s: container %s pulls always; nothing can be pulled here", key(l), c.Name)
+				delete(local, key(s))
+				if !jsonEqual(withoutImages(t, s), withoutImages(t, l)) {
+					t.Errorf("%s differs from the shipped one in more than its images", key(s))
 				}
+				checkLocalImages(t, l, built, image)
+			}
+			// What is left is what the overlay adds; each is named in its kustomization.
+			var added []string
+			for k, l := range local {
+				added = append(added, k)
+				checkLocalImages(t, l, built, image)
+			}
+			sort.Strings(added)
+			want := append(append([]string{}, localCommon...), o.adds...)
+			sort.Strings(want)
+			if strings.Join(added, "\n") != strings.Join(want, "\n") {
+				t.Errorf("the overlay adds:\n%s\nwant:\n%s", strings.Join(added, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// checkLocalImages: every container image is one images.sh builds, and none is pulled always.
+func checkLocalImages(t *testing.T, l Object, built map[string]bool, image *regexp.Regexp) {
+	t.Helper()
+	for _, p := range Pods(l) {
+		for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+			m := image.FindStringSubmatch(c.Image)
+			if m == nil || !built[m[1]] {
+				t.Errorf("%s: container %s: image %q is not one config/local/images.sh builds", key(l), c.Name, c.Image)
+			}
+			if c.ImagePullPolicy == corev1.PullAlways {
+				t.Errorf("%s: container %s pulls always; nothing can be pulled here", key(l), c.Name)
 			}
 		}
-	}
-	// What is left is what the overlay adds; each is named in its kustomization.
-	var added []string
-	for k := range local {
-		added = append(added, k)
-	}
-	sort.Strings(added)
-	want := []string{
-		"Deployment.apps/fraud-detection/admin-receiver",
-		"Deployment.apps/fraud-detection/kafkasource-dispatcher",
-		"EndpointSlice.discovery.k8s.io/kafka/my-cluster-kafka-bootstrap-host",
-		"EndpointSlice.discovery.k8s.io/mlflow/mlflow-host",
-		"Namespace/kafka/", "Namespace/mlflow/",
-		"PersistentVolume//fraud-detector-redis-data",
-		"Role.rbac.authorization.k8s.io/fraud-detection/kafkasource-dispatcher",
-		"RoleBinding.rbac.authorization.k8s.io/fraud-detection/kafkasource-dispatcher",
-		"Secret/fraud-detection/fraud-detector-redis",
-		"Service/fraud-detection/admin-receiver",
-		"Service/kafka/my-cluster-kafka-bootstrap",
-		"Service/mlflow/mlflow",
-		"ServiceAccount/fraud-detection/kafkasource-dispatcher",
-	}
-	for i := range want {
-		if strings.HasPrefix(want[i], "Namespace/") {
-			want[i] = "Namespace//" + strings.TrimSuffix(strings.TrimPrefix(want[i], "Namespace/"), "/")
-		}
-	}
-	sort.Strings(want)
-	if strings.Join(added, "\n") != strings.Join(want, "\n") {
-		t.Errorf("the overlay adds:\n%s\nwant:\n%s", strings.Join(added, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -432,4 +461,120 @@ func readLocalCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
 		out = append(out, o.Value.(*apiextensionsv1.CustomResourceDefinition))
 	}
 	return out
+}
+
+// The Knative overlay's SinkBinding resolves the KafkaSource's own sink for the dispatcher: its
+// spec.sink is the KafkaSource's (so the address comes from the shipped ref, through Knative),
+// its subject is the dispatcher Deployment, which takes K_SINK (--sink-binding), and it passes
+// Eventing's own validation (the webhook's).
+func TestLocalSinkBinding(t *testing.T) {
+	objs := render(t, localKnativeApp)
+	var src *KafkaSource
+	var sb *sourcesv1.SinkBinding
+	var dispatcher *appsv1.Deployment
+	for _, o := range objs {
+		switch v := o.Value.(type) {
+		case *KafkaSource:
+			src = v
+		case *sourcesv1.SinkBinding:
+			sb = v
+		case *appsv1.Deployment:
+			if v.Name == "kafkasource-dispatcher" {
+				dispatcher = v
+			}
+		}
+	}
+	if src == nil || sb == nil || dispatcher == nil {
+		t.Fatalf("%s renders KafkaSource %v, SinkBinding %v, dispatcher %v", localKnativeApp, src != nil, sb != nil, dispatcher != nil)
+	}
+	if !jsonEqual(sb.Spec.Sink, src.Spec.Sink) {
+		t.Errorf("SinkBinding sink %+v, KafkaSource sink %+v: want the same", sb.Spec.Sink, src.Spec.Sink)
+	}
+	if s := sb.Spec.Subject; s.APIVersion != "apps/v1" || s.Kind != "Deployment" || s.Name != dispatcher.Name ||
+		(s.Namespace != "" && s.Namespace != dispatcher.Namespace) || sb.Namespace != dispatcher.Namespace {
+		t.Errorf("SinkBinding subject %+v in %s: want the dispatcher Deployment %s/%s", s, sb.Namespace, dispatcher.Namespace, dispatcher.Name)
+	}
+	if args := dispatcher.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--sink-binding") {
+		t.Errorf("the dispatcher's args %q lack --sink-binding: it would resolve the sink itself", args)
+	}
+	sb.SetDefaults(context.Background())
+	if err := sb.Validate(context.Background()); err != nil {
+		t.Errorf("Eventing rejects the SinkBinding: %v", err)
+	}
+	// The plain overlay has neither the binding nor the flag.
+	for _, o := range render(t, localApp) {
+		if d, ok := o.Value.(*appsv1.Deployment); ok && d.Name == "kafkasource-dispatcher" && slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--sink-binding") {
+			t.Error("the plain overlay's dispatcher waits for a SinkBinding that only the Knative overlay has")
+		}
+	}
+}
+
+// Knative as this machine runs it (config/local/knative-system over the releases' own yaml,
+// which knative.sh copies from the module cache): every image is one images.sh builds, the
+// patches named in the kustomization took effect, and nothing else of the release is changed
+// beyond what the kustomization names (the CRDs, roles and webhooks are the release's).
+func TestLocalKnativeSystem(t *testing.T) {
+	cmd := exec.Command(filepath.Join(repo, "config/local/knative.sh"), "release")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("knative.sh release: %v\n%s", err, out)
+	}
+	docs, err := Render(filepath.Join(repo, "config/local/knative-system"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := imagesBuilt(t)
+	image := regexp.MustCompile(`^fraud-detector\.local/([a-z0-9-]+):dev$`)
+	deployments := map[string]*appsv1.Deployment{}
+	configMaps := map[string]map[string]string{}
+	for _, d := range docs {
+		switch d.GVK.Kind {
+		case "Deployment":
+			var dep appsv1.Deployment
+			if err := json.Unmarshal(d.JSON, &dep); err != nil {
+				t.Fatal(err)
+			}
+			deployments[dep.Namespace+"/"+dep.Name] = &dep
+			for _, c := range dep.Spec.Template.Spec.Containers {
+				if m := image.FindStringSubmatch(c.Image); m == nil || !built[m[1]] {
+					t.Errorf("%s/%s: container %s: image %q is not one images.sh builds", dep.Namespace, dep.Name, c.Name, c.Image)
+				}
+				if dep.Spec.Replicas == nil || *dep.Spec.Replicas > 0 {
+					if cpu := c.Resources.Requests.Cpu().String(); cpu != "20m" {
+						t.Errorf("%s/%s: requests %s CPU, want the 20m the kustomization names", dep.Namespace, dep.Name, cpu)
+					}
+				}
+			}
+		case "ConfigMap":
+			var cm corev1.ConfigMap
+			if err := json.Unmarshal(d.JSON, &cm); err != nil {
+				t.Fatal(err)
+			}
+			configMaps[cm.Namespace+"/"+cm.Name] = cm.Data
+		}
+		if strings.Contains(string(d.JSON), "ko://") {
+			t.Errorf("%s %s still names a ko:// image", d.GVK.Kind, d.Name)
+		}
+	}
+	var names []string
+	for n := range deployments {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	want := "knative-eventing/eventing-controller knative-eventing/eventing-webhook knative-serving/autoscaler-hpa " +
+		"knative-serving/controller knative-serving/net-gateway-api-controller knative-serving/webhook traefik/traefik"
+	if strings.Join(names, " ") != want {
+		t.Errorf("Deployments %q, want %q", strings.Join(names, " "), want)
+	}
+	if q := configMaps["knative-serving/config-deployment"]["queue-sidecar-image"]; q != "fraud-detector.local/knative-serving-queue:dev" {
+		t.Errorf("queue-sidecar-image %q", q)
+	}
+	if r := configMaps["knative-serving/config-deployment"]["registries-skipping-tag-resolving"]; !slices.Contains(strings.Split(r, ","), "fraud-detector.local") {
+		t.Errorf("registries-skipping-tag-resolving %q: Serving would ask a registry for the function's digest", r)
+	}
+	if c := configMaps["knative-serving/config-network"]["ingress-class"]; c != "gateway-api.ingress.networking.knative.dev" {
+		t.Errorf("ingress-class %q", c)
+	}
+	if g := configMaps["knative-serving/config-gateway"]["local-gateways"]; !strings.Contains(g, "gateway: traefik/knative-gateway") || !strings.Contains(g, "service: traefik/traefik") {
+		t.Errorf("local-gateways %q: want the Traefik Gateway of traefik.yaml", g)
+	}
 }

@@ -18,7 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
@@ -110,6 +112,10 @@ var extraKinds = map[schema.GroupVersionKind]func() any{
 	apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"):       func() any { return new(apiextensionsv1.CustomResourceDefinition) },
 	monitoringv1alpha1.SchemeGroupVersion.WithKind("AlertmanagerConfig"):          func() any { return new(monitoringv1alpha1.AlertmanagerConfig) },
 	{Group: "kustomize.config.k8s.io", Version: "v1beta1", Kind: "Kustomization"}: func() any { return new(types.Kustomization) },
+	{Group: "kustomize.config.k8s.io", Version: "v1alpha1", Kind: "Component"}:    func() any { return new(types.Kustomization) },
+	sourcesv1.SchemeGroupVersion.WithKind("SinkBinding"):                          func() any { return new(sourcesv1.SinkBinding) },
+	gatewayv1.SchemeGroupVersion.WithKind("Gateway"):                              func() any { return new(gatewayv1.Gateway) },
+	gatewayv1.SchemeGroupVersion.WithKind("GatewayClass"):                         func() any { return new(gatewayv1.GatewayClass) },
 	{Group: "sources.knative.dev", Version: "v1beta1", Kind: "KafkaSource"}:       func() any { return new(KafkaSource) },
 	{Group: "eventing.knative.dev", Version: "v1alpha1", Kind: "KafkaSink"}:       func() any { return new(KafkaSink) },
 	{Group: "kafka.strimzi.io", Version: "v1beta2", Kind: "KafkaTopic"}:           func() any { return new(KafkaTopic) },

@@ -115,6 +115,32 @@ func TestResolveSink(t *testing.T) {
 	}
 }
 
+// With --sink-binding the sink is K_SINK as the SinkBinding injected it, and nothing else: an
+// unset or relative K_SINK stops the dispatcher rather than letting it resolve the sink itself.
+func TestSinkFromBinding(t *testing.T) {
+	for name, tc := range map[string]struct {
+		kSink string
+		ok    bool
+	}{
+		"knative service": {"http://fraud-detector.fraud-detection.svc.cluster.local", true},
+		"not injected":    {"", false},
+		"relative":        {"/fraud-detector", false},
+		"other scheme":    {"kafka://broker:9092/t", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := sinkFromBinding(tc.kSink)
+			if (err == nil) != tc.ok || (tc.ok && got != tc.kSink) {
+				t.Errorf("sinkFromBinding(%q) = %q, %v", tc.kSink, got, err)
+			}
+		})
+	}
+	t.Setenv("K_SINK", "http://fraud-detector.fraud-detection.svc.cluster.local")
+	s, err := load(context.Background(), flags{sourceFile: "../kafkasource.yaml", sinkFile: "../kafkasink-dead-letter.yaml", sinkBinding: true})
+	if err != nil || s.sinkURL != "http://fraud-detector.fraud-detection.svc.cluster.local" {
+		t.Errorf("load with --sink-binding: sink %q, %v", s.sinkURL, err)
+	}
+}
+
 func TestStatusOf(t *testing.T) {
 	if got := statusOf(&statusError{status: http.StatusBadRequest}); got != 400 {
 		t.Fatal(got)

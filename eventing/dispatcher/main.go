@@ -10,6 +10,7 @@
 //	dispatcher [--namespace fraud-detection] [--name fraud-detector]
 //	dispatcher --kafkasource eventing/kafkasource.yaml --kafkasink eventing/kafkasink-dead-letter.yaml \
 //	           --bootstrap-servers 127.0.0.1:19092 --sink-url http://127.0.0.1:8080/
+//	dispatcher --sink-binding    (the sink is K_SINK, injected by a Knative SinkBinding)
 package main
 
 import (
@@ -48,6 +49,9 @@ type settings struct {
 
 type flags struct {
 	namespace, name, sourceFile, sinkFile, brokers, sinkURL, metrics string
+	// sinkBinding: the sink is K_SINK, which Knative Eventing's SinkBinding injects once it has
+	// resolved spec.sink (the KafkaSource's own sink ref); the dispatcher resolves nothing itself.
+	sinkBinding bool
 }
 
 func main() {
@@ -59,6 +63,7 @@ func main() {
 	flag.StringVar(&f.brokers, "bootstrap-servers", "", "override spec.bootstrapServers (tests on loopback)")
 	flag.StringVar(&f.sinkURL, "sink-url", "", "override the sink's resolution (tests on loopback)")
 	flag.StringVar(&f.metrics, "metrics-address", ":9090", "address of /metrics and /healthz")
+	flag.BoolVar(&f.sinkBinding, "sink-binding", false, "take the sink from K_SINK, injected by a Knative SinkBinding")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -99,7 +104,7 @@ func main() {
 func load(ctx context.Context, f flags) (settings, error) {
 	var s settings
 	var get getter
-	if f.sourceFile == "" || (f.sinkURL == "" || f.sinkFile == "") {
+	if f.sourceFile == "" || (f.sinkURL == "" && !f.sinkBinding) || f.sinkFile == "" {
 		if k, err := inCluster(); err == nil {
 			get = k.get
 		} else if f.sourceFile == "" {
@@ -157,6 +162,10 @@ func load(ctx context.Context, f flags) (settings, error) {
 	if f.sinkURL != "" {
 		s.sinkURL = f.sinkURL
 		return s, nil
+	}
+	if f.sinkBinding {
+		s.sinkURL, err = sinkFromBinding(os.Getenv("K_SINK"))
+		return s, err
 	}
 	if get == nil {
 		get = func(context.Context, string) ([]byte, error) {

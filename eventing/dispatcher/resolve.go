@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 )
@@ -60,6 +61,20 @@ func resolveSink(ctx context.Context, get getter, ns string, d Destination) (str
 		return ksvc.Status.Address.URL, nil
 	}
 	return "", fmt.Errorf("sink ref %s %s: only v1 Service and serving.knative.dev Service are supported", r.APIVersion, r.Kind)
+}
+
+// sinkFromBinding checks the K_SINK a SinkBinding injected. Empty means the binding has not
+// resolved its sink yet: its controller patches the Deployment when it has, which replaces this
+// pod, so the dispatcher stops instead of guessing an address.
+func sinkFromBinding(kSink string) (string, error) {
+	if kSink == "" {
+		return "", errors.New("--sink-binding: K_SINK is not set (the SinkBinding has not resolved its sink yet)")
+	}
+	u, err := url.Parse(kSink)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--sink-binding: K_SINK %q: want an absolute http(s) URL", kSink)
+	}
+	return kSink, nil
 }
 
 // deadLetterTopic reads the KafkaSink a deadLetterSink names and returns its topic.

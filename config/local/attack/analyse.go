@@ -44,7 +44,9 @@ type PhaseStat struct {
 	FunctionCores     float64 `json:"function_cpu_cores"`
 	FunctionUsPerTx   float64 `json:"function_cpu_us_per_tx"` // what config/SIZING.md calls c
 	DispatcherUsPerTx float64 `json:"dispatcher_cpu_us_per_tx"`
-	HPACPUPct         float64 `json:"hpa_cpu_pct"` // mean
+	QueueProxyUsPerTx float64 `json:"queue_proxy_cpu_us_per_tx"` // Knative's sidecar (0 in the plain variant)
+	GatewayUsPerTx    float64 `json:"gateway_cpu_us_per_tx"`     // Traefik (0 in the plain variant)
+	HPACPUPct         float64 `json:"hpa_cpu_pct"`               // mean
 	MaxReplicas       int     `json:"max_replicas"`
 }
 
@@ -74,7 +76,7 @@ func phaseStats(samples []Sample) []PhaseStat {
 			}
 		}
 		st := PhaseStat{Phase: p, TargetTPS: in[0].TargetTPS, Samples: len(settled)}
-		var fn, disp, hpa float64
+		var fn, disp, qp, gw, hpa float64
 		var nHPA int
 		for _, s := range in {
 			st.MaxReplicas = max(st.MaxReplicas, s.HPA.Current)
@@ -83,6 +85,8 @@ func phaseStats(samples []Sample) []PhaseStat {
 			st.DeliveredTPS += val(s.DeliveredTPS)
 			fn += val(s.FunctionCPUCores)
 			disp += val(s.DispatcherCPUCores)
+			qp += val(s.QueueProxyCPUCores)
+			gw += val(s.GatewayCPUCores)
 			if s.HPA.CPUPct != nil {
 				hpa += *s.HPA.CPUPct
 				nHPA++
@@ -94,6 +98,8 @@ func phaseStats(samples []Sample) []PhaseStat {
 		if st.DeliveredTPS > 0 {
 			st.FunctionUsPerTx = 1e6 * fn / n / st.DeliveredTPS
 			st.DispatcherUsPerTx = 1e6 * disp / n / st.DeliveredTPS
+			st.QueueProxyUsPerTx = 1e6 * qp / n / st.DeliveredTPS
+			st.GatewayUsPerTx = 1e6 * gw / n / st.DeliveredTPS
 		}
 		if nHPA > 0 {
 			st.HPACPUPct = hpa / float64(nHPA)

@@ -43,7 +43,7 @@ func synthetic() *Recording {
 				OfferedTPS: fp(p.rate), DeliveredTPS: fp(p.rate * 0.99), HPA: rec.HPA[len(rec.HPA)-1],
 				RuleCPUPct: fp(cpu - 5), KafkaLag: fp(10), Pods: map[string]int{"Running": current}, Ready: current,
 				Alerts: map[string]string{}, TargetsUp: current, Targets: current,
-				FunctionCPUCores: fp(p.rate * 200e-6), DispatcherCPUCores: fp(p.rate * 100e-6),
+				FunctionCPUCores: fp(p.rate * 200e-6), DispatcherCPUCores: fp(p.rate * 100e-6), QueueProxyCPUCores: fp(p.rate * 150e-6),
 				PodsCPUCores: fp(0.3 + p.rate*400e-6), PodsMemMiB: fp(900), HostCPUCores: fp(0.4), HostMemMiB: fp(1500)}
 			if t >= 290+30 {
 				s.Alerts["FraudDetectorHighCPU"] = "pending"
@@ -75,6 +75,9 @@ func TestAnalyseGoodRun(t *testing.T) {
 	}
 	if len(r.Phases) != 4 || r.Phases[3].FunctionUsPerTx < 199 || r.Phases[3].FunctionUsPerTx > 203 {
 		t.Errorf("phases %+v: want 4, the last at about 200 µs per transaction (1 %% undelivered)", r.Phases)
+	}
+	if qp := r.Phases[3].QueueProxyUsPerTx; qp < 150 || qp > 153 {
+		t.Errorf("queue-proxy %.1f µs per transaction, want about 150", qp)
 	}
 }
 

@@ -102,6 +102,8 @@ var queries = []struct {
 	{func(s *Sample, v float64) { s.KafkaLag = &v }, `namespace_consumergroup_topic:fraud_detector_kafka_lag:sum{namespace="fraud-detection"}`},
 	{func(s *Sample, v float64) { s.FunctionCPUCores = &v }, `sum(rate(container_cpu_usage_seconds_total{job="kubelet", metrics_path="/metrics/cadvisor", namespace="fraud-detection", container="fraud-detector"}[1m]))`},
 	{func(s *Sample, v float64) { s.DispatcherCPUCores = &v }, `sum(rate(container_cpu_usage_seconds_total{job="kubelet", metrics_path="/metrics/cadvisor", namespace="fraud-detection", container="dispatcher"}[1m]))`},
+	{func(s *Sample, v float64) { s.QueueProxyCPUCores = &v }, `sum(rate(container_cpu_usage_seconds_total{job="kubelet", metrics_path="/metrics/cadvisor", namespace="fraud-detection", container="queue-proxy"}[1m]))`},
+	{func(s *Sample, v float64) { s.GatewayCPUCores = &v }, `sum(rate(container_cpu_usage_seconds_total{job="kubelet", metrics_path="/metrics/cadvisor", namespace="traefik", container="traefik"}[1m]))`},
 	{func(s *Sample, v float64) { s.PodsCPUCores = &v }, `sum(rate(container_cpu_usage_seconds_total{job="kubelet", metrics_path="/metrics/cadvisor", container!="", container!="POD", image!=""}[1m]))`},
 	{func(s *Sample, v float64) { v /= 1 << 20; s.PodsMemMiB = &v }, `sum(container_memory_working_set_bytes{job="kubelet", metrics_path="/metrics/cadvisor", container!="", container!="POD", image!=""})`},
 }

@@ -41,9 +41,11 @@ type Sample struct {
 	AdminNotifications int               `json:"admin_notifications"`
 	TargetsUp          int               `json:"targets_up"` // the PodMonitor's targets
 	Targets            int               `json:"targets"`
-	FunctionCPUCores   *float64          `json:"function_cpu_cores"`   // the function's containers (cAdvisor)
-	DispatcherCPUCores *float64          `json:"dispatcher_cpu_cores"` // the KafkaSource stand-in
-	PodsCPUCores       *float64          `json:"pods_cpu_cores"`       // every container (cAdvisor)
+	FunctionCPUCores   *float64          `json:"function_cpu_cores"`              // the function's containers (cAdvisor)
+	DispatcherCPUCores *float64          `json:"dispatcher_cpu_cores"`            // the KafkaSource stand-in
+	QueueProxyCPUCores *float64          `json:"queue_proxy_cpu_cores,omitempty"` // Knative's sidecar in the function's pods
+	GatewayCPUCores    *float64          `json:"gateway_cpu_cores,omitempty"`     // Traefik, Knative's networking layer
+	PodsCPUCores       *float64          `json:"pods_cpu_cores"`                  // every container (cAdvisor)
 	PodsMemMiB         *float64          `json:"pods_memory_mib"`
 	HostCPUCores       *float64          `json:"host_cpu_cores"` // the cluster's host processes
 	HostMemMiB         *float64          `json:"host_memory_mib"`

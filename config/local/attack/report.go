@@ -74,10 +74,10 @@ func summary(rec *Recording, r Result) string {
 	row("delivery (loadgen, read back from fraud-predictions)", "sent %d, predicted %d, lost %d, duplicates %d", d.Sent, d.Predicted, d.Lost, d.Duplicates)
 	row("peak CPU / memory of all pods (cAdvisor)", "%.2f cores / %.0f MiB", r.PeakPodsCPU, r.PeakPodsMemMiB)
 	row("peak CPU / memory of the host processes (control plane, containerd, Kafka, MLflow)", "%.2f cores / %.0f MiB", r.PeakHostCPU, r.PeakHostMemMiB)
-	b.WriteString("\n| phase | target TPS | delivered TPS | function CPU (cores) | function CPU per transaction | dispatcher CPU per transaction | HPA CPU % (mean) | most replicas |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n| phase | target TPS | delivered TPS | function CPU (cores) | function CPU per transaction | queue-proxy CPU per transaction | gateway CPU per transaction | dispatcher CPU per transaction | HPA CPU % (mean) | most replicas |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %d | %.0f | %.0f | %.3f | %.0f µs | %.0f µs | %.0f | %d |\n", p.Phase, p.TargetTPS, p.DeliveredTPS,
-			p.FunctionCores, p.FunctionUsPerTx, p.DispatcherUsPerTx, p.HPACPUPct, p.MaxReplicas)
+		fmt.Fprintf(&b, "| %d | %.0f | %.0f | %.3f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %.0f | %d |\n", p.Phase, p.TargetTPS, p.DeliveredTPS,
+			p.FunctionCores, p.FunctionUsPerTx, p.QueueProxyUsPerTx, p.GatewayUsPerTx, p.DispatcherUsPerTx, p.HPACPUPct, p.MaxReplicas)
 	}
 	b.WriteString("\nThe admin alert's delay after both conditions first held is its `for: 5m`, plus the 2-minute\n" +
 		"rate window of the CPU recording rule catching up, the rule groups' 30 s evaluation interval,\n" +
