@@ -25,6 +25,7 @@ train: train-venv
 	cd training && $(TRAIN_PY) -W ignore::FutureWarning -m fraudtrain.train \
 		--bundle ../internal/model/builtin \
 		--parity ../internal/model/testdata/parity.csv \
+		--contrib ../internal/model/testdata/contrib.csv \
 		--metric-vectors ../internal/evaluation/testdata/metrics.json \
 		--report $(CACHE)/train-report.json $(TRAIN_ARGS)
 

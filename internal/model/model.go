@@ -127,5 +127,32 @@ func (m *Model) ProbabilityBatch(rows []features.Vector, out []float64) {
 	}
 }
 
+// Explanation decomposes a score in log-odds (LightGBM's raw score): Expected plus the sum of
+// Contributions is the raw score, and the probability is its sigmoid.
+type Explanation struct {
+	Expected      float64
+	Contributions features.Vector
+}
+
+// Raw is the sum of Explanation's parts.
+func (x *Explanation) Raw() float64 {
+	s := x.Expected
+	for _, c := range x.Contributions {
+		s += c
+	}
+	return s
+}
+
+// Explain computes v's exact TreeSHAP contributions from the same trees that score it.
+func (m *Model) Explain(v *features.Vector) (Explanation, error) {
+	var x Explanation
+	exp, err := m.ensemble.Contributions(v[:], x.Contributions[:])
+	x.Expected = exp
+	return x, err
+}
+
+// Raw is v's raw score (log-odds), the quantity an Explanation sums to.
+func (m *Model) Raw(v *features.Vector) float64 { return m.ensemble.Raw(v[:]) }
+
 // Trees is the ensemble's size.
 func (m *Model) Trees() int { return m.ensemble.Trees() }

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import export, models, protocol, tables
+from . import contrib, export, models, protocol, tables
 from .data import CUSTOMER, DAY, LABEL, load_table, sha256_file
 from .metrics import assess, max_f1_threshold
 
@@ -59,6 +59,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--bundle", type=Path, required=True, help="output: model bundle directory")
     p.add_argument("--parity", type=Path, help="output: parity vectors CSV")
     p.add_argument("--parity-rows", type=int, default=10_000)
+    p.add_argument("--contrib", type=Path, help="output: LightGBM's pred_contrib of the parity rows (CSV)")
     p.add_argument("--metric-vectors", type=Path, help="output: metric test vectors JSON")
     p.add_argument("--metric-vectors-modulo", type=int, default=8, help="keep customers with id %% m == 0")
     p.add_argument("--report", type=Path, help="output: the comparison as JSON")
@@ -184,6 +185,9 @@ def run(a: argparse.Namespace, work: Path) -> int:
         pool = eval_full_first[eval_full_first[DAY] >= min(a.train_from, window.train_start)]
         export.write_parity_csv(export.parity_rows(a.bundle / export.MODEL_FILE, pool, a.parity_rows), a.parity)
         log(f"parity vectors: {a.parity}")
+        if a.contrib:
+            contrib.write_contributions(a.bundle / export.MODEL_FILE, a.parity, a.contrib)
+            log(f"TreeSHAP parity vectors: {a.contrib}")
     if a.metric_vectors:
         tb = eval_tests[a.eval_seeds[0]]
         tb = tb[tb[CUSTOMER] % a.metric_vectors_modulo == 0]

@@ -98,3 +98,19 @@ def test_training_is_reproducible(synthetic_training_table):
     a = models.fit_lightgbm(synthetic_training_table, dict(SMALL, n_jobs=2)).booster_.model_to_string()
     b = models.fit_lightgbm(synthetic_training_table, dict(SMALL, n_jobs=2)).booster_.model_to_string()
     assert a == b
+
+
+def test_contributions_sum_to_the_raw_score(tmp_path, booster, synthetic_training_table):
+    from fraudtrain import contrib
+
+    model = tmp_path / "m.txt"
+    booster.save_model(str(model))
+    rows = synthetic_training_table.loc[:, list(FEATURES)].head(200)
+    parity = tmp_path / "parity.csv"
+    export.write_parity_csv(rows.assign(probability=0.0), parity)
+    out = tmp_path / "contrib.csv"
+    assert contrib.write_contributions(model, parity, out) == len(rows)
+    got = pd.read_csv(out)
+    assert list(got.columns) == [*FEATURES, contrib.EXPECTED]
+    raw = booster.predict(rows.to_numpy(), raw_score=True)
+    np.testing.assert_allclose(got.sum(axis=1).to_numpy(), raw, atol=1e-9)
