@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -128,4 +129,52 @@ func benchRows(b *testing.B) (*model.Model, []*features.Vector) {
 		vs[i] = vector(rows[i*len(rows)/len(vs)])
 	}
 	return m, vs
+}
+
+func TestTopReasons(t *testing.T) {
+	var v features.Vector
+	for i := range v {
+		v[i] = float64(i) + 0.5
+	}
+	x := model.Explanation{Expected: -5}
+	x.Contributions[0] = 0.3 // AMOUNT
+	x.Contributions[12] = 2  // TERMINAL_RISK_7D
+	x.Contributions[4] = 0.3 // a tie with AMOUNT: model order breaks it
+	x.Contributions[7] = -1  // towards legit: never a reason
+	cases := map[string]struct {
+		n    int
+		want []string
+	}{
+		"all positive, strongest first": {10, []string{"TERMINAL_RISK_7D", "AMOUNT", "CUSTOMER_AVG_AMOUNT_1D"}},
+		"cut at n":                      {2, []string{"TERMINAL_RISK_7D", "AMOUNT"}},
+		"none asked":                    {0, []string{}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := x.Top(&v, tc.n)
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d reasons %+v, want %v", len(got), got, tc.want)
+			}
+			for i, r := range got {
+				f := slices.Index(features.ReasonCodes[:], r.Code)
+				if r.Code != tc.want[i] || r.Feature != features.Names[f] || r.Value != v[f] || r.Contribution != x.Contributions[f] {
+					t.Errorf("reason %d = %+v, want code %s with its feature, value and contribution", i, r, tc.want[i])
+				}
+			}
+		})
+	}
+	if all := x.All(&v); len(all) != features.Count || all[12].Code != "TERMINAL_RISK_7D" || all[7].Contribution != -1 {
+		t.Errorf("All = %+v", all)
+	}
+}
+
+// Every input has a distinct code (a consumer keys on them).
+func TestReasonCodesDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for i, c := range features.ReasonCodes {
+		if c == "" || seen[c] {
+			t.Errorf("feature %s: code %q empty or repeated", features.Names[i], c)
+		}
+		seen[c] = true
+	}
 }
