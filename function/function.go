@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fraud-detector/fraud-detector/internal/config"
+	"github.com/fraud-detector/fraud-detector/internal/drift"
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/model"
@@ -33,6 +34,7 @@ type Function struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *telemetry.Metrics
+	drift   *drift.Monitor // PSI of live features and scores against the model's training window
 	clock   func() time.Time
 
 	// Given by options; what is missing Start builds from the configuration.
@@ -95,6 +97,7 @@ func New(opts ...Option) *Function {
 		o(f)
 	}
 	f.metrics = telemetry.New(f.reg, events.Reasons...)
+	f.drift = drift.NewMonitor(f.reg)
 	return f
 }
 
@@ -156,7 +159,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if cfg.FraudThreshold > 0 {
 		opts = append(opts, scoring.WithThreshold(cfg.FraudThreshold))
 	}
-	opts = append(opts, scoring.WithClock(f.clock), scoring.WithEventClock(scoring.NewClock(cfg)))
+	opts = append(opts, scoring.WithClock(f.clock), scoring.WithEventClock(scoring.NewClock(cfg)), scoring.WithObserver(f.drift))
 	if cfg.LabelHMACKey != "" {
 		opts = append(opts, scoring.WithLabelKey([]byte(cfg.LabelHMACKey)))
 	}
@@ -203,7 +206,11 @@ func closeStore(s features.Store) error {
 func (f *Function) setModel(s *scoring.Scorer, m *model.Model) {
 	s.SetModel(m)
 	f.metrics.SetModel(m.Meta.Name, m.Meta.Version)
+	f.drift.SetModel(m.Meta.Version, m.Meta.Drift)
 }
+
+// Drift is the monitor behind the PSI gauges.
+func (f *Function) Drift() *drift.Monitor { return f.drift }
 
 // Ready reports whether the function can score: the model is loaded and it is not shutting down.
 func (f *Function) Ready(context.Context) (bool, error) {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fraud-detector/fraud-detector/internal/drift"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 )
 
@@ -38,6 +39,9 @@ type Metadata struct {
 	TrainedAt    time.Time          `json:"trained_at"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	Params       map[string]any     `json:"params,omitempty"`
+	// Drift is the training window's binned feature and score distributions, which the function
+	// compares live traffic with (internal/drift); absent in bundles from before issue 16.
+	Drift *drift.Reference `json:"drift,omitempty"`
 }
 
 // Model is a loaded, checked model.
@@ -69,6 +73,11 @@ func Parse(modelTxt, metadataJSON []byte) (*Model, error) {
 	}
 	if meta.Name == "" || meta.Version == "" {
 		return nil, fmt.Errorf("%w: metadata needs a name and a version", ErrInvalid)
+	}
+	if meta.Drift != nil {
+		if err := meta.Drift.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	e, err := ParseLightGBM(modelTxt)
 	if err != nil {

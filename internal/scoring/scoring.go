@@ -73,7 +73,17 @@ type Scorer struct {
 	now       func() time.Time
 	clock     *Clock // event-time bounds
 	labelKey  []byte // verifies fraud.label.v1; empty: labels are refused
+	observer  Observer
 }
+
+// Observer sees every scored transaction's features and probability (the drift monitor). It
+// must not keep v.
+type Observer interface {
+	Observe(v *features.Vector, probability float64)
+}
+
+// WithObserver has o observe every scored transaction.
+func WithObserver(o Observer) Option { return func(s *Scorer) { s.observer = o } }
 
 // Option configures a Scorer.
 type Option func(*Scorer)
@@ -149,6 +159,9 @@ func (s *Scorer) ScoreExplained(ctx context.Context, tx *txn.Transaction, mode E
 	var p float64
 	if err == nil {
 		p = m.Probability(&sc.v)
+		if s.observer != nil {
+			s.observer.Observe(&sc.v, p)
+		}
 	}
 	thr := m.Meta.Threshold
 	if s.threshold > 0 {

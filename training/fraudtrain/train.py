@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import contrib, export, models, protocol, tables
+from . import contrib, drift, export, models, protocol, tables
 from .data import CUSTOMER, DAY, LABEL, load_table, sha256_file
 from .metrics import assess, max_f1_threshold
 
@@ -133,6 +133,7 @@ def run(a: argparse.Namespace, work: Path) -> int:
     ext = pd.concat([tb[tb[DAY] >= a.train_from] for tb in train_tables.values()], ignore_index=True)
     del train_tables, first
     shipped = None
+    reference = None
     for family, fit in models.FITTERS.items():
         t = time.time()
         clf = fit_family(family, fit, ext, lgb_params)
@@ -148,6 +149,8 @@ def run(a: argparse.Namespace, work: Path) -> int:
             row["validation"] = assess(vscores, validation_test)
             row["unseen_f1"] = float(np.mean([f1_at(models.predict(clf, tb), tb, thr) for tb in eval_tests.values()]))
             shipped = (clf, row)
+            window_text = f"training rows: seeds {','.join(map(str, a.seeds))}, days {a.train_from}..{a.days - 1}"
+            reference = drift.reference(clf.booster_, ext, window_text)
         results.append(row)
         log(f"extended {family}: unseen {fmt(row['unseen'])} ({fit_s:.1f}s)")
 
@@ -176,6 +179,7 @@ def run(a: argparse.Namespace, work: Path) -> int:
         data_seed=a.seeds[0],
         metrics=metrics,
         params=params,
+        drift=reference,
     )
     trees = clf.booster_.num_trees()
     log(f"bundle {a.bundle}: version {meta['version']}, threshold {meta['threshold']:.4f}, {trees} trees")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fraudtrain.data import DAY, FEATURES, LABEL, load_table, sha256_file
+from fraudtrain.drift import reference as drift_reference
 from fraudtrain.export import export_bundle
 from fraudtrain.metrics import assess, max_f1_threshold
 from fraudtrain.models import LIGHTGBM_PARAMS, fit_lightgbm, predict
@@ -120,6 +121,7 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
         data_seed=int(info.get("seed", 0)),  # 0: an ingested dataset, named in table.json
         metrics={**metrics, "validation_f1": val_f1},
         params=p,
+        drift=drift_reference(clf.booster_, tr, f"training week: days {w.train_start}..{w.train_start + w.train_days - 1}"),
     )
     model_sha = metadata["model_sha256"]
     evaluation = {
