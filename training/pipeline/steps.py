@@ -121,7 +121,7 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
         data_seed=int(info.get("seed", 0)),  # 0: an ingested dataset, named in table.json
         metrics={**metrics, "validation_f1": val_f1},
         params=p,
-        drift=drift_reference(clf.booster_, tr, f"training week: days {w.train_start}..{w.train_start + w.train_days - 1}"),
+        drift=drift_reference(clf.booster_, tr, f"training week: days {w.train_start}..{w.train_start + 6}"),
     )
     model_sha = metadata["model_sha256"]
     evaluation = {
