@@ -171,6 +171,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		}
 	}
 	s := scoring.New(store, opts...)
+	f.drift.SetWindow(cfg.DriftWindow, drift.DefaultSegments)
 	f.setModel(s, m)
 
 	f.mu.Lock()

@@ -43,6 +43,7 @@ func TestFromEnv(t *testing.T) {
 		EnvLabelMaxDelay:     "240h",
 		EnvLabelHMACKey:      "0123456789abcdef0123456789abcdef",
 		EnvStateMaxHistories: "5000",
+		EnvDriftWindow:       "2000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestFromEnv(t *testing.T) {
 		FeatureStore: "redis://redis:6379/0", FraudThreshold: 0.3, MaxBatch: 100, MaxBodyBytes: 65536, ShutdownTimeout: 5 * time.Second,
 		MaxInflight: 32, MaxBufferedBytes: 1 << 20, DrainDelay: 0, Transport: TransportKafka,
 		EventClock: ClockStream, EventMaxSkew: DefaultStreamEventMaxSkew, EventMaxLateness: time.Hour, LabelMaxDelay: 240 * time.Hour,
-		LabelHMACKey: "0123456789abcdef0123456789abcdef", StateMaxHistories: 5000,
+		LabelHMACKey: "0123456789abcdef0123456789abcdef", StateMaxHistories: 5000, DriftWindow: 2000,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -96,6 +97,8 @@ func TestInvalid(t *testing.T) {
 		"label delay past horizon":  {map[string]string{EnvLabelMaxDelay: "900h"}, EnvLabelMaxDelay},
 		"short label key":           {map[string]string{EnvLabelHMACKey: "secret"}, EnvLabelHMACKey},
 		"no state cap":              {map[string]string{EnvStateMaxHistories: "0"}, EnvStateMaxHistories},
+		"drift window below 20":     {map[string]string{EnvDriftWindow: "19"}, EnvDriftWindow},
+		"drift window not a number": {map[string]string{EnvDriftWindow: "1e5"}, EnvDriftWindow},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -214,3 +214,18 @@ func TestCalendarFeaturesAreInputs(t *testing.T) {
 		}
 	}
 }
+
+func TestSetWindowRestarts(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := drift.NewMonitor(reg)
+	m.SetModel("v1", uniformReference())
+	m.SetWindow(40, 20) // segments of 2, as DRIFT_WINDOW=40
+	m.Observe(vec(0), 0)
+	if _, _, ok := m.Snapshot(); ok {
+		t.Fatal("PSI after 1 of a 2-transaction segment")
+	}
+	m.Observe(vec(1), 1)
+	if _, score, ok := m.Snapshot(); !ok || math.Abs(score) > 1e-12 {
+		t.Errorf("after one balanced segment: score PSI %v (%v), want 0", score, ok)
+	}
+}

@@ -62,6 +62,16 @@ func WithWindow(observations, segments int) Option {
 	}
 }
 
+// SetWindow resizes the window (as WithWindow) and restarts it; the gauges stay until the next
+// segment fills.
+func (m *Monitor) SetWindow(observations, segments int) {
+	m.mu.Lock()
+	WithWindow(observations, segments)(m)
+	ref, version := m.ref, m.version
+	m.mu.Unlock()
+	m.SetModel(version, ref)
+}
+
 // NewMonitor registers the PSI gauges on reg. It observes nothing until SetModel.
 func NewMonitor(reg prometheus.Registerer, opts ...Option) *Monitor {
 	m := &Monitor{

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import contrib, drift, export, models, protocol, tables
+from . import contrib, drift, export, models, protocol, selection, tables
 from .data import CUSTOMER, DAY, LABEL, load_table, sha256_file
 from .metrics import assess, max_f1_threshold
 
@@ -55,6 +55,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--train-from", type=int, default=40, help="extended training: first day (after the 30-day warm-up)")
     p.add_argument("--lightgbm", default="", help="JSON object of LightGBM parameter overrides")
+    p.add_argument(
+        "--select",
+        action="store_true",
+        help="choose the LightGBM configuration and training span on a validation week (selection.GRID)",
+    )
+    p.add_argument("--select-spans", default="40,100", help="first training days the selection tries")
     p.add_argument("--work", type=Path, help="directory for the tables (default: a temporary one)")
     p.add_argument("--bundle", type=Path, required=True, help="output: model bundle directory")
     p.add_argument("--parity", type=Path, help="output: parity vectors CSV")
@@ -66,6 +72,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a = p.parse_args(argv)
     a.seeds = [int(s) for s in a.seeds.split(",")]
     a.eval_seeds = [int(s) for s in a.eval_seeds.split(",")]
+    a.select_spans = tuple(int(s) for s in a.select_spans.split(","))
     if set(a.eval_seeds) & ({a.validation_seed} | set(a.seeds)) or a.validation_seed in a.seeds:
         p.error("training, validation and evaluation seeds must be distinct")
     return a
@@ -108,6 +115,22 @@ def run(a: argparse.Namespace, work: Path) -> int:
 
     lgb_params = dict(models.LIGHTGBM_PARAMS, **(json.loads(a.lightgbm) if a.lightgbm else {}))
     results: list[dict[str, Any]] = []
+    chosen: dict[str, Any] | None = None
+    if a.select:
+        # On the training seeds only: each seed's last week validates a fit on the weeks before it
+        # (7-day delay), so neither the evaluation seeds nor the threshold's seed are looked at.
+        t = time.time()
+        best, candidates = selection.select(train_tables, lgb_params, a.days, a.select_spans, log=log)
+        lgb_params, a.train_from = best.params, best.span
+        w = selection.validation_window(best.span, a.days)
+        chosen = {
+            "rule": "max average precision + CP@100 on the validation week (mean over training seeds)",
+            "validation_window": f"train days {best.span}..{w.train_start + w.train_days - 1}, delay 7, "
+            f"validate days {w.test_start}..{w.end - 1} of seeds {','.join(map(str, a.seeds))}",
+            "chosen": best.record(),
+            "candidates": [c.record() for c in candidates],
+        }
+        log(f"selection: chose {best.record()} in {time.time() - t:.0f}s")
 
     # The strict handbook protocol on the first training seed.
     first = train_tables[a.seeds[0]]
@@ -171,6 +194,9 @@ def run(a: argparse.Namespace, work: Path) -> int:
         ),
         "unseen_seeds": a.eval_seeds,
     }
+    if chosen is not None:
+        params["model_selection"] = chosen
+        metrics.update({f"selection_{k}": v for k, v in chosen["chosen"]["validation"].items()})
     meta = export.export_bundle(
         clf.booster_,
         a.bundle,
@@ -201,7 +227,9 @@ def run(a: argparse.Namespace, work: Path) -> int:
     print(comparison_table(results, a.eval_seeds))
     if a.report:
         a.report.parent.mkdir(parents=True, exist_ok=True)
-        a.report.write_text(json.dumps({"results": results, "metadata": meta}, indent=2, default=str) + "\n")
+        a.report.write_text(
+            json.dumps({"results": results, "metadata": meta, "selection": chosen}, indent=2, default=str) + "\n"
+        )
     return 0
 
 
