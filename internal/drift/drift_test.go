@@ -1,6 +1,7 @@
 package drift_test
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -228,4 +229,34 @@ func TestSetWindowRestarts(t *testing.T) {
 	if _, score, ok := m.Snapshot(); !ok || math.Abs(score) > 1e-12 {
 		t.Errorf("after one balanced segment: score PSI %v (%v), want 0", score, ok)
 	}
+}
+
+// A reference arrives in a model bundle (outside input): whatever JSON it is, it is refused or
+// watched without panicking, and its PSI values are finite and not negative.
+func FuzzReference(f *testing.F) {
+	good, err := json.Marshal(uniformReference())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, 0.3, 0.7)
+	f.Add([]byte(`{"rows":1,"features":[],"score":{"edges":[1],"fractions":[1,0]}}`), 1.0, 2.0)
+	f.Add([]byte(strings.Replace(string(good), `"edges":[0.5]`, `"edges":[0.5,0.4]`, 1)), -1.0, 1e300)
+	f.Fuzz(func(t *testing.T, data []byte, x, p float64) {
+		var r drift.Reference
+		if json.Unmarshal(data, &r) != nil || r.Validate() != nil {
+			return
+		}
+		m := drift.NewMonitor(prometheus.NewRegistry(), drift.WithWindow(20, 20))
+		m.SetModel("v", &r)
+		m.Observe(vec(x), p)
+		feat, score, ok := m.Snapshot()
+		if !ok {
+			t.Fatal("no PSI after a full segment")
+		}
+		for _, v := range append(feat[:], score) {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				t.Fatalf("PSI %v", v)
+			}
+		}
+	})
 }
