@@ -44,6 +44,7 @@ class Candidate:
     params: dict[str, Any]
     span: int  # first training day
     validation: dict[str, float] = field(default_factory=dict)
+    validation_rows: int = 0
     fit_seconds: float = 0.0
 
     @property
@@ -52,7 +53,7 @@ class Candidate:
 
     def record(self) -> dict[str, Any]:
         return {"params": self.params, "train_from": self.span, "validation": self.validation, "score": self.score,
-                "fit_seconds": self.fit_seconds}  # fmt: skip
+                "validation_rows": self.validation_rows, "fit_seconds": self.fit_seconds}  # fmt: skip
 
 
 def validation_window(train_from: int, days: int) -> protocol.Window:
@@ -72,20 +73,25 @@ def select(
     log: Callable[[str], None] = print,
 ) -> tuple[Candidate, list[Candidate]]:
     """Fits base overridden by each grid entry, on every span (first training day) of every seed's
-    table together, and scores it on each seed's validation week (mean over seeds). Returns the
-    best candidate (ties: the cheaper trees x leaves) and all of them."""
+    table together, and scores it on each seed's validation week, the same rows for every span
+    (mean over seeds). Returns the best candidate (ties: the cheaper trees x leaves) and all."""
     out: list[Candidate] = []
+    # One validation set for every span: the validation week less the cards known to be
+    # compromised after the longest span (the protocol removes the cards with a fraud in the
+    # training rows, so a shorter span would otherwise be scored on more, easier cards).
+    strictest = validation_window(min(spans), days)
+    valid = [protocol.test_rows(tb, strictest) for tb in tables.values()]
     for span in spans:
         w = validation_window(span, days)
-        parts = [protocol.split(tb, w) for tb in tables.values()]
-        train = pd.concat([p[0] for p in parts], ignore_index=True)
+        train = pd.concat([protocol.train_rows(tb, w) for tb in tables.values()], ignore_index=True)
         for g in grid:
             c = Candidate(params={**base, **g}, span=span)
             t = time.time()
             clf = models.fit_lightgbm(train, c.params)
             c.fit_seconds = round(time.time() - t, 1)
-            per = [assess(models.predict(clf, valid), valid) for _, valid in parts]
+            per = [assess(models.predict(clf, v), v) for v in valid]
             c.validation = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+            c.validation_rows = sum(len(v) for v in valid)
             out.append(c)
             log(f"selection: from day {span} {g}: AP {c.validation['average_precision']:.3f} "
                 f"CP@100 {c.validation['card_precision_at_100']:.3f} ({c.fit_seconds}s)")  # fmt: skip

@@ -26,6 +26,9 @@ def test_select_picks_the_best_validation_score(synthetic_training_table):
     assert best.score == max(c.score for c in all_)
     assert best.score == best.validation["average_precision"] + best.validation["card_precision_at_100"]
     assert {c.span for c in all_} == {0, 5}
+    # Every span is scored on the same validation rows (the cards known after the longest span
+    # removed), not on a set that grows as the span shrinks.
+    assert len({c.validation_rows for c in all_}) == 1 and all_[0].validation_rows > 0
     # The tiny model cannot separate the classes as well as the real one.
     assert best.params["n_estimators"] == 30
     rec = best.record()
