@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fraud-detector/fraud-detector/internal/config"
+	"github.com/fraud-detector/fraud-detector/internal/drift"
 	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/model"
@@ -33,6 +34,7 @@ type Function struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *telemetry.Metrics
+	drift   *drift.Monitor // PSI of live features and scores against the model's training window
 	clock   func() time.Time
 
 	// Given by options; what is missing Start builds from the configuration.
@@ -95,6 +97,7 @@ func New(opts ...Option) *Function {
 		o(f)
 	}
 	f.metrics = telemetry.New(f.reg, events.Reasons...)
+	f.drift = drift.NewMonitor(f.reg)
 	return f
 }
 
@@ -156,7 +159,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if cfg.FraudThreshold > 0 {
 		opts = append(opts, scoring.WithThreshold(cfg.FraudThreshold))
 	}
-	opts = append(opts, scoring.WithClock(f.clock), scoring.WithEventClock(scoring.NewClock(cfg)))
+	opts = append(opts, scoring.WithClock(f.clock), scoring.WithEventClock(scoring.NewClock(cfg)), scoring.WithObserver(f.drift))
 	if cfg.LabelHMACKey != "" {
 		opts = append(opts, scoring.WithLabelKey([]byte(cfg.LabelHMACKey)))
 	}
@@ -168,6 +171,7 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 		}
 	}
 	s := scoring.New(store, opts...)
+	f.drift.SetWindow(cfg.DriftWindow, drift.DefaultSegments)
 	f.setModel(s, m)
 
 	f.mu.Lock()
@@ -203,7 +207,11 @@ func closeStore(s features.Store) error {
 func (f *Function) setModel(s *scoring.Scorer, m *model.Model) {
 	s.SetModel(m)
 	f.metrics.SetModel(m.Meta.Name, m.Meta.Version)
+	f.drift.SetModel(m.Meta.Version, m.Meta.Drift)
 }
+
+// Drift is the monitor behind the PSI gauges.
+func (f *Function) Drift() *drift.Monitor { return f.drift }
 
 // Ready reports whether the function can score: the model is loaded and it is not shutting down.
 func (f *Function) Ready(context.Context) (bool, error) {
@@ -250,13 +258,13 @@ func (f *Function) Stop(ctx context.Context) error {
 // It returns the predictions, published and in input order. The Kafka transport calls this;
 // events.Classify on the error decides between retry and dead letter.
 func (f *Function) HandleEvents(ctx context.Context, evs []event.Event) ([]event.Event, error) {
-	return f.process(ctx, f.live.Load(), evs, len(evs) > 1)
+	return f.process(ctx, f.live.Load(), evs, len(evs) > 1, scoring.ExplainFlagged)
 }
 
 // Handle scores one CloudEvent (the func-go entry). A transaction gives a fraud.prediction.v1
 // reply; a label gives no reply. Errors carry the HTTP status Classify gives them.
 func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {
-	out, err := f.process(ctx, f.live.Load(), []event.Event{e}, false)
+	out, err := f.process(ctx, f.live.Load(), []event.Event{e}, false, scoring.ExplainFlagged)
 	if err != nil {
 		status, reason := events.Classify(err)
 		f.metrics.Error(reason)

@@ -39,6 +39,10 @@ const (
 //
 //	POST /                   CloudEvents (binary, structured, batch)
 //	POST /predict            a transaction object → a prediction; an array (≤ MAX_BATCH) → an array
+//
+// On both scoring routes a flagged prediction carries its top reasons; ?explain=all adds every
+// feature's contribution to every prediction.
+//
 //	GET  /health             200 while the process serves
 //	GET  /health/liveness    200 while alive
 //	GET  /health/readiness   200 once the model is loaded, 503 before and while draining
@@ -200,12 +204,17 @@ func (f *Function) serveCloudEvents(w http.ResponseWriter, r *http.Request) {
 		f.writeError(w, r, err)
 		return
 	}
+	explain, err := explainMode(r.URL.Query())
+	if err != nil {
+		f.writeError(w, r, err)
+		return
+	}
 	evs, mode, err := events.ReadHTTP(r.Header, body, l.cfg.MaxBatch)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
 	}
-	out, err := f.process(r.Context(), l, evs, mode == events.ModeBatch)
+	out, err := f.process(r.Context(), l, evs, mode == events.ModeBatch, explain)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
@@ -239,12 +248,17 @@ func (f *Function) servePredict(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	explain, err := explainMode(r.URL.Query())
+	if err != nil {
+		f.writeError(w, r, err)
+		return
+	}
 	txs, array, err := decodeTransactions(body, l.cfg.MaxBatch)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
 	}
-	preds, err := f.predict(r.Context(), l, txs)
+	preds, err := f.predict(r.Context(), l, txs, explain)
 	if err != nil {
 		f.writeError(w, r, err)
 		return

@@ -3,6 +3,7 @@ package function
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -17,7 +18,7 @@ import (
 // refused whole (400) rather than half-applied. It then records labels, scores transactions and
 // publishes the predictions, returning them in input order. A retried batch is harmless: the
 // feature store ignores a transaction id it has seen, and prediction ids derive from event ids.
-func (f *Function) process(ctx context.Context, l *live, evs []event.Event, batch bool) ([]event.Event, error) {
+func (f *Function) process(ctx context.Context, l *live, evs []event.Event, batch bool, mode scoring.Explain) ([]event.Event, error) {
 	if l == nil {
 		return nil, scoring.ErrNoModel
 	}
@@ -42,7 +43,7 @@ func (f *Function) process(ctx context.Context, l *live, evs []event.Event, batc
 			}
 			continue
 		}
-		p, err := f.score(ctx, l.scorer, &in.Tx)
+		p, err := f.score(ctx, l.scorer, &in.Tx, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -59,13 +60,13 @@ func (f *Function) process(ctx context.Context, l *live, evs []event.Event, batc
 }
 
 // predict scores plain transactions (POST /predict) and publishes their predictions.
-func (f *Function) predict(ctx context.Context, l *live, txs []txn.Transaction) ([]scoring.Prediction, error) {
+func (f *Function) predict(ctx context.Context, l *live, txs []txn.Transaction, mode scoring.Explain) ([]scoring.Prediction, error) {
 	if l == nil {
 		return nil, scoring.ErrNoModel
 	}
 	preds := make([]scoring.Prediction, len(txs))
 	for i := range txs {
-		p, err := f.score(ctx, l.scorer, &txs[i])
+		p, err := f.score(ctx, l.scorer, &txs[i], mode)
 		if err != nil {
 			return nil, err
 		}
@@ -85,9 +86,9 @@ func (f *Function) predict(ctx context.Context, l *live, txs []txn.Transaction) 
 	return preds, publish(ctx, l.pub, evs)
 }
 
-func (f *Function) score(ctx context.Context, s *scoring.Scorer, tx *txn.Transaction) (scoring.Prediction, error) {
+func (f *Function) score(ctx context.Context, s *scoring.Scorer, tx *txn.Transaction, mode scoring.Explain) (scoring.Prediction, error) {
 	start := time.Now()
-	p, err := s.Score(ctx, tx)
+	p, err := s.ScoreExplained(ctx, tx, mode)
 	if err != nil {
 		return p, fmt.Errorf("score %s: %w", tx.ID, err)
 	}
@@ -103,4 +104,21 @@ func publish(ctx context.Context, pub events.Publisher, evs []event.Event) error
 		return fmt.Errorf("%w: %w", events.ErrPublish, err)
 	}
 	return nil
+}
+
+// QueryExplain is the query parameter that asks for every contribution on every prediction
+// (?explain=all) on the scoring routes; without it flagged predictions carry their top reasons.
+const QueryExplain = "explain"
+
+// explainMode reads ?explain: absent or "flagged" is the default, "all" adds every contribution;
+// anything else is a 400 naming the parameter.
+func explainMode(q url.Values) (scoring.Explain, error) {
+	switch v := q.Get(QueryExplain); v {
+	case "", "flagged":
+		return scoring.ExplainFlagged, nil
+	case "all":
+		return scoring.ExplainAll, nil
+	default:
+		return 0, &txn.FieldError{Field: QueryExplain, Reason: fmt.Sprintf("%q is not one of flagged, all", v)}
+	}
 }

@@ -25,8 +25,9 @@ train: train-venv
 	cd training && $(TRAIN_PY) -W ignore::FutureWarning -m fraudtrain.train \
 		--bundle ../internal/model/builtin \
 		--parity ../internal/model/testdata/parity.csv \
+		--contrib ../internal/model/testdata/contrib.csv \
 		--metric-vectors ../internal/evaluation/testdata/metrics.json \
-		--report $(CACHE)/train-report.json $(TRAIN_ARGS)
+		--select --report $(CACHE)/train-report.json $(TRAIN_ARGS)
 
 test-training: train-venv
 	cd training && $(TRAIN_PY) -m ruff check --config fraudtrain.ruff.toml fraudtrain tests

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fraud-detector/fraud-detector/internal/drift"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/registry"
@@ -44,6 +45,7 @@ const (
 	EnvLabelMaxDelay     = "LABEL_MAX_DELAY"
 	EnvLabelHMACKey      = "LABEL_HMAC_KEY"
 	EnvStateMaxHistories = "STATE_MAX_HISTORIES"
+	EnvDriftWindow       = "DRIFT_WINDOW"
 )
 
 // Defaults.
@@ -108,6 +110,9 @@ const (
 	// about 1 KB with a month of history): 1 M is about 1 GB at worst, 100 MB for the handbook's
 	// world. Past it the least recently active go first.
 	DefaultStateMaxHistories = features.DefaultMaxHistories
+	// DefaultDriftWindow is how many of the latest scored transactions the PSI gauges compare
+	// with the training window (internal/drift).
+	DefaultDriftWindow = drift.DefaultWindow
 )
 
 // Limits on what validation accepts.
@@ -157,6 +162,7 @@ type Config struct {
 	LabelMaxDelay     time.Duration // how far behind now a label's transaction may be dated
 	LabelHMACKey      string        // empty: every fraud.label.v1 is refused; never logged
 	StateMaxHistories int           // cap on the in-memory store's customers plus terminals
+	DriftWindow       int           // scored transactions the PSI gauges cover
 }
 
 // Default is the configuration with no environment set.
@@ -179,6 +185,7 @@ func Default() Config {
 		EventMaxLateness:  DefaultEventMaxLateness,
 		LabelMaxDelay:     DefaultLabelMaxDelay,
 		StateMaxHistories: DefaultStateMaxHistories,
+		DriftWindow:       DefaultDriftWindow,
 	}
 }
 
@@ -306,6 +313,13 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		}
 		c.StateMaxHistories = n
 	}
+	if v, ok := get(EnvDriftWindow); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not an integer", EnvDriftWindow, v))
+		}
+		c.DriftWindow = n
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -409,6 +423,9 @@ func (c Config) Validate() error {
 	}
 	if c.StateMaxHistories < 1 {
 		bad("%s=%d: must be positive", EnvStateMaxHistories, c.StateMaxHistories)
+	}
+	if c.DriftWindow < drift.DefaultSegments {
+		bad("%s=%d: must be at least %d (one transaction per segment)", EnvDriftWindow, c.DriftWindow, drift.DefaultSegments)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

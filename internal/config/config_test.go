@@ -45,6 +45,7 @@ func TestFromEnv(t *testing.T) {
 		EnvStateMaxHistories: "5000",
 		EnvMLflowUsername:    "ci",
 		EnvMLflowPassword:    " p w ",
+		EnvDriftWindow:       "2000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestFromEnv(t *testing.T) {
 		FeatureStore: "redis://redis:6379/0", FraudThreshold: 0.3, MaxBatch: 100, MaxBodyBytes: 65536, ShutdownTimeout: 5 * time.Second,
 		MaxInflight: 32, MaxBufferedBytes: 1 << 20, DrainDelay: 0, Transport: TransportKafka,
 		EventClock: ClockStream, EventMaxSkew: DefaultStreamEventMaxSkew, EventMaxLateness: time.Hour, LabelMaxDelay: 240 * time.Hour,
-		LabelHMACKey: "0123456789abcdef0123456789abcdef", StateMaxHistories: 5000,
+		LabelHMACKey: "0123456789abcdef0123456789abcdef", StateMaxHistories: 5000, DriftWindow: 2000,
 		MLflowUsername: "ci", MLflowPassword: " p w ",
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -100,6 +101,8 @@ func TestInvalid(t *testing.T) {
 		"label delay past horizon":  {map[string]string{EnvLabelMaxDelay: "900h"}, EnvLabelMaxDelay},
 		"short label key":           {map[string]string{EnvLabelHMACKey: "secret"}, EnvLabelHMACKey},
 		"no state cap":              {map[string]string{EnvStateMaxHistories: "0"}, EnvStateMaxHistories},
+		"drift window below 20":     {map[string]string{EnvDriftWindow: "19"}, EnvDriftWindow},
+		"drift window not a number": {map[string]string{EnvDriftWindow: "1e5"}, EnvDriftWindow},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

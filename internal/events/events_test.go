@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +243,7 @@ func TestPredictionEventRoundTrip(t *testing.T) {
 			if err := g.DataAs(&back); err != nil {
 				t.Fatal(err)
 			}
-			if back != p {
+			if !reflect.DeepEqual(back, p) {
 				t.Errorf("data %+v, want %+v", back, p)
 			}
 		})

@@ -26,6 +26,19 @@ var Names = [Count]string{
 	"TERMINAL_ID_NB_TX_30DAY_WINDOW", "TERMINAL_ID_RISK_30DAY_WINDOW",
 }
 
+// ReasonCodes are the short human codes of the inputs, in Names' order, as a reason code on a
+// decision names them (a card-fraud convention: FICO Falcon, Stripe Radar). They are part of the
+// prediction event's contract: never rename one.
+var ReasonCodes = [Count]string{
+	"AMOUNT", "WEEKEND", "NIGHT",
+	"CUSTOMER_TX_COUNT_1D", "CUSTOMER_AVG_AMOUNT_1D",
+	"CUSTOMER_TX_COUNT_7D", "CUSTOMER_AVG_AMOUNT_7D",
+	"CUSTOMER_TX_COUNT_30D", "CUSTOMER_AVG_AMOUNT_30D",
+	"TERMINAL_TX_COUNT_1D", "TERMINAL_RISK_1D",
+	"TERMINAL_TX_COUNT_7D", "TERMINAL_RISK_7D",
+	"TERMINAL_TX_COUNT_30D", "TERMINAL_RISK_30D",
+}
+
 // Vector is one row of model inputs.
 type Vector [Count]float64
 

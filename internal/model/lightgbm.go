@@ -20,9 +20,14 @@ const (
 	zeroThreshold   = 1e-35 // kZeroThreshold
 )
 
+// maxExplainDepth bounds the trees Contributions explains: its scratch holds (depth+2)(depth+3)/2
+// path elements, about 4 MiB at this depth; LightGBM's defaults (31 leaves) stay far below.
+const maxExplainDepth = 512
+
 // node is one split. Children >= 0 index nodes; < 0 are ^leaf into Ensemble.leaves.
 type node struct {
 	threshold   float64
+	count       float64 // training rows that reached the node (internal_count), for TreeSHAP
 	left, right int32
 	feature     uint16
 	defaultLeft bool
@@ -33,17 +38,26 @@ type node struct {
 // (Booster.save_model). It supports numerical splits with every missing-value mode; categorical
 // splits and linear trees are refused at parse time.
 type Ensemble struct {
-	nodes    []node
-	leaves   []float64
-	roots    []int32
-	features int
-	sigmoid  float64
+	nodes      []node
+	leaves     []float64
+	leafCounts []float64 // leaf_count, for TreeSHAP
+	roots      []int32
+	features   int
+	sigmoid    float64
+	// expected is the mean raw score over the training rows (Σ trees' count-weighted mean leaf),
+	// the base value of every explanation.
+	expected float64
+	// maxDepth is the deepest split chain of any tree; it sizes an explanation's scratch.
+	maxDepth int
+	// explainable is false when some node has no training count (an old dump, or a zero count
+	// that would divide by zero): Contributions then refuses to answer rather than guess.
+	explainable bool
 }
 
 // ParseLightGBM reads a model.txt. It checks the structure fully, so a truncated or corrupted
 // file is an error, never a wrong score.
 func ParseLightGBM(data []byte) (*Ensemble, error) {
-	e := &Ensemble{}
+	e := &Ensemble{explainable: true}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 1<<16), 64<<20)
 	header := map[string]string{}
@@ -125,6 +139,9 @@ func ParseLightGBM(data []byte) (*Ensemble, error) {
 	if trees == 0 {
 		return nil, errors.New("lightgbm: no trees")
 	}
+	if e.maxDepth > maxExplainDepth {
+		e.explainable = false // the scratch grows with depth squared
+	}
 	for _, n := range e.nodes {
 		if int(n.feature) >= e.features {
 			return nil, fmt.Errorf("lightgbm: split on feature %d beyond max_feature_idx %d", n.feature, mfi)
@@ -153,10 +170,13 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 			return fmt.Errorf("leaf_value %d is %v", i, v)
 		}
 	}
+	leafCounts, countErr := floats(kv["leaf_count"], numLeaves)
 	leafBase := int32(len(e.leaves))
 	e.leaves = append(e.leaves, leaves...)
 	if numLeaves == 1 {
 		e.roots = append(e.roots, ^leafBase)
+		e.leafCounts = append(e.leafCounts, 1)
+		e.expected += leaves[0]
 		return nil
 	}
 	inner := numLeaves - 1
@@ -188,6 +208,19 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 	if err := checkTree(left, right, numLeaves); err != nil {
 		return err
 	}
+	internalCounts, err := floats(kv["internal_count"], inner)
+	if countErr != nil || err != nil || !positive(leafCounts) || !positive(internalCounts) {
+		e.explainable = false
+		leafCounts, internalCounts = make([]float64, numLeaves), make([]float64, inner)
+	} else {
+		mean := 0.0
+		for i, v := range leaves {
+			mean += leafCounts[i] / internalCounts[0] * v
+		}
+		e.expected += mean
+	}
+	e.leafCounts = append(e.leafCounts, leafCounts...)
+	e.maxDepth = max(e.maxDepth, treeDepth(left, right))
 	nodeBase := int32(len(e.nodes))
 	child := func(c int) (int32, error) {
 		if c >= 0 {
@@ -217,7 +250,7 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 		if err != nil {
 			return err
 		}
-		e.nodes = append(e.nodes, node{threshold: thr[i], left: l, right: r, feature: uint16(feat[i]),
+		e.nodes = append(e.nodes, node{threshold: thr[i], count: internalCounts[i], left: l, right: r, feature: uint16(feat[i]),
 			defaultLeft: dt[i]&defaultLeftMask != 0, missing: uint8(dt[i]>>2) & 3})
 	}
 	e.roots = append(e.roots, nodeBase)
@@ -272,6 +305,34 @@ func checkTree(left, right []int, numLeaves int) error {
 		}
 	}
 	return nil
+}
+
+// positive reports whether every count is a finite number above zero.
+func positive(counts []float64) bool {
+	for _, c := range counts {
+		if !(c > 0) || math.IsInf(c, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// treeDepth is the number of splits on the longest root-to-leaf path of a checked tree.
+func treeDepth(left, right []int) int {
+	type item struct{ node, depth int }
+	deepest := 0
+	stack := []item{{0, 1}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		deepest = max(deepest, it.depth)
+		for _, c := range [2]int{left[it.node], right[it.node]} {
+			if c >= 0 {
+				stack = append(stack, item{c, it.depth + 1})
+			}
+		}
+	}
+	return deepest
 }
 
 // Features is the number of inputs the ensemble reads.

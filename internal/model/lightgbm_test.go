@@ -177,6 +177,7 @@ func FuzzParseLightGBM(f *testing.F) {
 	f.Add([]byte(strings.Replace(twoTrees, "left_child=1 -1", "left_child=1 0", 1)))
 	f.Add([]byte(strings.Replace(twoTrees, "right_child=-3 -2", "right_child=-1 -2", 1)))
 	f.Add([]byte(strings.Replace(twoTrees, "threshold=1.5 0", "threshold=nan 0", 1)))
+	f.Add([]byte(twoTreesCounted))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := ParseLightGBM(data)
 		if err != nil {
@@ -184,9 +185,23 @@ func FuzzParseLightGBM(f *testing.F) {
 		}
 		// Whatever parsed must evaluate, without panicking and without looping: a checked tree
 		// reaches a leaf in at most as many steps as it has splits.
+		phi := make([]float64, e.Features())
 		for _, x := range probes(e.Features()) {
 			if p := e.Probability(x); p != p {
 				t.Fatalf("probability NaN for %v", x)
+			}
+			// An explanation either is refused or sums to the raw score.
+			exp, err := e.Contributions(x, phi)
+			if err != nil {
+				continue
+			}
+			sum, scale := exp, math.Abs(exp)
+			for _, c := range phi {
+				sum += c
+				scale += math.Abs(c)
+			}
+			if raw := e.Raw(x); !(math.Abs(sum-raw) <= 1e-9*max(1, scale)) {
+				t.Fatalf("x=%v: contributions sum to %v, raw %v", x, sum, raw)
 			}
 		}
 	})

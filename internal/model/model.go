@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fraud-detector/fraud-detector/internal/drift"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 )
 
@@ -38,6 +39,9 @@ type Metadata struct {
 	TrainedAt    time.Time          `json:"trained_at"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	Params       map[string]any     `json:"params,omitempty"`
+	// Drift is the training window's binned feature and score distributions, which the function
+	// compares live traffic with (internal/drift); absent in bundles from before issue 16.
+	Drift *drift.Reference `json:"drift,omitempty"`
 }
 
 // Model is a loaded, checked model.
@@ -69,6 +73,11 @@ func Parse(modelTxt, metadataJSON []byte) (*Model, error) {
 	}
 	if meta.Name == "" || meta.Version == "" {
 		return nil, fmt.Errorf("%w: metadata needs a name and a version", ErrInvalid)
+	}
+	if meta.Drift != nil {
+		if err := meta.Drift.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	e, err := ParseLightGBM(modelTxt)
 	if err != nil {
@@ -126,6 +135,33 @@ func (m *Model) ProbabilityBatch(rows []features.Vector, out []float64) {
 		out[i] = m.ensemble.Probability(rows[i][:])
 	}
 }
+
+// Explanation decomposes a score in log-odds (LightGBM's raw score): Expected plus the sum of
+// Contributions is the raw score, and the probability is its sigmoid.
+type Explanation struct {
+	Expected      float64
+	Contributions features.Vector
+}
+
+// Raw is the sum of Explanation's parts.
+func (x *Explanation) Raw() float64 {
+	s := x.Expected
+	for _, c := range x.Contributions {
+		s += c
+	}
+	return s
+}
+
+// Explain computes v's exact TreeSHAP contributions from the same trees that score it.
+func (m *Model) Explain(v *features.Vector) (Explanation, error) {
+	var x Explanation
+	exp, err := m.ensemble.Contributions(v[:], x.Contributions[:])
+	x.Expected = exp
+	return x, err
+}
+
+// Raw is v's raw score (log-odds), the quantity an Explanation sums to.
+func (m *Model) Raw(v *features.Vector) float64 { return m.ensemble.Raw(v[:]) }
 
 // Trees is the ensemble's size.
 func (m *Model) Trees() int { return m.ensemble.Trees() }

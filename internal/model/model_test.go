@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fraud-detector/fraud-detector/internal/drift"
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/model"
 )
@@ -34,6 +37,9 @@ func TestBuiltinLoads(t *testing.T) {
 	m, err := model.Builtin()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rows, _ := m.Meta.Params["training_rows"].(float64); m.Meta.Drift == nil || float64(m.Meta.Drift.Rows) != rows {
+		t.Errorf("builtin drift reference missing or not of the %v training rows", rows)
 	}
 	if m.Meta.Name != "fraud-detector" || m.Meta.Version == "" || m.Trees() == 0 {
 		t.Errorf("builtin: %+v, %d trees", m.Meta, m.Trees())
@@ -65,6 +71,7 @@ func TestParseRejectsBadBundles(t *testing.T) {
 		"feature order":                   {txt, edit(func(m map[string]any) { n := m["feature_names"].([]any); n[0], n[1] = n[1], n[0] }), "feature 0"},
 		"threshold":                       {txt, edit(func(m map[string]any) { m["threshold"] = 1.5 }), "threshold"},
 		"no version":                      {txt, edit(func(m map[string]any) { m["version"] = "" }), "version"},
+		"drift reference":                 {txt, edit(func(m map[string]any) { m["drift"].(map[string]any)["features"] = []any{} }), "drift reference"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -148,6 +155,7 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(strings.Replace(string(meta), `"threshold": 0.`, `"threshold": 1`, 1)))
 	f.Add([]byte(strings.Replace(string(meta), `"TX_AMOUNT",`, ``, 1)))
+	f.Add([]byte(strings.Replace(string(meta), `"fractions": [`, `"fractions": [-1, `, 1)))
 	f.Fuzz(func(t *testing.T, metadata []byte) {
 		m, err := model.Parse(txt, metadata)
 		if err != nil {
@@ -162,6 +170,17 @@ func FuzzParseMetadata(f *testing.F) {
 		var v features.Vector
 		if p := m.Probability(&v); !(p >= 0 && p <= 1) {
 			t.Fatalf("probability %v", p)
+		}
+		// An accepted drift reference can be watched without panicking.
+		if m.Meta.Drift != nil {
+			mon := drift.NewMonitor(prometheus.NewRegistry(), drift.WithWindow(2, 2))
+			mon.SetModel(m.Meta.Version, m.Meta.Drift)
+			for range 3 {
+				mon.Observe(&v, 0.5)
+			}
+			if _, psi, ok := mon.Snapshot(); !ok || psi < 0 {
+				t.Fatalf("score PSI %v, %v", psi, ok)
+			}
 		}
 	})
 }

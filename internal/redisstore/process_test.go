@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,7 +258,7 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 		txs++
 		got := prediction(t, to.name, deliver())
 		want := prediction(t, mem.name, mem.predict(t, in.tx))
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("input %d, transaction %s:\n%s %+v\nmemory  %+v", i, in.tx.ID, to.name, got, want)
 		}
 		probs[got.FraudProbability] = true

@@ -35,7 +35,35 @@ type Prediction struct {
 	ModelName        string    `json:"model_name"`
 	ModelVersion     string    `json:"model_version"`
 	ScoredAt         time.Time `json:"scored_at"`
+	// Added by issue 16; absent when empty, so consumers of the fields above are unaffected.
+	// Reasons are the top TreeSHAP reasons of a flagged prediction (at most TopReasons, each
+	// pushing towards fraud, strongest first).
+	Reasons []model.Reason `json:"reasons,omitempty"`
+	// Explanation holds every contribution, when asked for (ExplainAll).
+	Explanation *Explanation `json:"explanation,omitempty"`
 }
+
+// Explanation is a prediction's full TreeSHAP decomposition in log-odds: ExpectedValue plus the
+// sum of the contributions is the raw score, whose sigmoid is fraud_probability.
+type Explanation struct {
+	ExpectedValue float64        `json:"expected_value"`
+	Contributions []model.Reason `json:"contributions"`
+}
+
+// TopReasons is how many reasons a flagged prediction carries at most.
+const TopReasons = 5
+
+// Explain says which predictions carry explanations.
+type Explain uint8
+
+const (
+	// ExplainFlagged: the top reasons on flagged predictions only; legit ones pay nothing.
+	ExplainFlagged Explain = iota
+	// ExplainAll: every prediction carries all contributions, flagged ones their reasons too.
+	ExplainAll
+	// ExplainNone: no explanations at all (the cost baseline of the benchmarks).
+	ExplainNone
+)
 
 // Scorer scores transactions. It is safe for concurrent use.
 type Scorer struct {
@@ -45,7 +73,17 @@ type Scorer struct {
 	now       func() time.Time
 	clock     *Clock // event-time bounds
 	labelKey  []byte // verifies fraud.label.v1; empty: labels are refused
+	observer  Observer
 }
+
+// Observer sees every scored transaction's features and probability (the drift monitor). It
+// must not keep v.
+type Observer interface {
+	Observe(v *features.Vector, probability float64)
+}
+
+// WithObserver has o observe every scored transaction.
+func WithObserver(o Observer) Option { return func(s *Scorer) { s.observer = o } }
 
 // Option configures a Scorer.
 type Option func(*Scorer)
@@ -119,6 +157,12 @@ func (s *Scorer) Model() *model.Model { return s.model.Load() }
 // and scores it. Errors wrap txn.ErrInvalid (permanent: a transaction outside the event-time
 // bounds is one, and never touches the state), ErrNoModel or ErrStore (transient).
 func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, error) {
+	return s.ScoreExplained(ctx, tx, ExplainFlagged)
+}
+
+// ScoreExplained is Score with the explanations mode asks for. A model that cannot be explained
+// (ErrNotExplainable) still scores: the prediction then has no reasons.
+func (s *Scorer) ScoreExplained(ctx context.Context, tx *txn.Transaction, mode Explain) (Prediction, error) {
 	if err := tx.Validate(); err != nil {
 		return Prediction{}, err
 	}
@@ -135,14 +179,32 @@ func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, er
 	var p float64
 	if err == nil {
 		p = m.Probability(&sc.v)
+		if s.observer != nil {
+			s.observer.Observe(&sc.v, p)
+		}
+	}
+	thr := s.thresholdFor(m)
+	var reasons []model.Reason
+	var all *Explanation
+	if err == nil && mode != ExplainNone && (p >= thr || mode == ExplainAll) {
+		// Only here: an explanation costs about 150 scorings (BenchmarkScoreAndExplain).
+		if x, xerr := m.Explain(&sc.v); xerr == nil {
+			if p >= thr {
+				reasons = x.Top(&sc.v, TopReasons)
+			}
+			if mode == ExplainAll {
+				all = &Explanation{ExpectedValue: x.Expected, Contributions: x.All(&sc.v)}
+			}
+		}
 	}
 	sc.tx = nil
 	scratchPool.Put(sc)
 	if err != nil {
 		return Prediction{}, fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	thr := s.thresholdFor(m)
 	return Prediction{
+		Reasons:          reasons,
+		Explanation:      all,
 		TransactionID:    tx.ID,
 		CustomerID:       tx.CustomerID,
 		TerminalID:       tx.TerminalID,

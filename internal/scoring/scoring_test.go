@@ -3,6 +3,7 @@ package scoring_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -71,6 +72,66 @@ func TestScore(t *testing.T) {
 	}
 }
 
+// logit is the raw score a probability comes from (sigmoid 1, as the builtin model).
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+
+func TestScoreExplains(t *testing.T) {
+	m := builtin(t)
+	txs := stream(t, 300, 40)
+	cases := map[string]struct {
+		mode scoring.Explain
+		// what each kind of prediction carries
+		flaggedReasons, legitReasons, explanation bool
+	}{
+		"flagged (default)": {scoring.ExplainFlagged, true, false, false},
+		"all":               {scoring.ExplainAll, true, false, true},
+		"none":              {scoring.ExplainNone, false, false, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			clock := &scoring.Clock{Stream: true, MaxSkew: 1e6 * time.Hour, MaxLateness: 1e6 * time.Hour}
+			s := scoring.New(features.NewMemory(), scoring.WithEventClock(clock))
+			s.SetModel(m)
+			flagged := 0
+			for i := range txs {
+				p, err := s.ScoreExplained(context.Background(), &txs[i], tc.mode)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantReasons := tc.legitReasons
+				if p.IsFraud {
+					flagged++
+					wantReasons = tc.flaggedReasons
+				}
+				if got := len(p.Reasons) > 0; got != wantReasons || len(p.Reasons) > scoring.TopReasons {
+					t.Fatalf("%s (fraud %v): %d reasons, want some: %v", p.TransactionID, p.IsFraud, len(p.Reasons), wantReasons)
+				}
+				for j, r := range p.Reasons {
+					if r.Contribution <= 0 || j > 0 && r.Contribution > p.Reasons[j-1].Contribution {
+						t.Fatalf("%s: reasons not positive and strongest first: %+v", p.TransactionID, p.Reasons)
+					}
+				}
+				if (p.Explanation != nil) != tc.explanation {
+					t.Fatalf("%s: explanation %v, want %v", p.TransactionID, p.Explanation != nil, tc.explanation)
+				}
+				if p.Explanation != nil {
+					// The parts add up to the score the prediction reports.
+					raw := p.Explanation.ExpectedValue
+					for _, c := range p.Explanation.Contributions {
+						raw += c.Contribution
+					}
+					if d := math.Abs(raw - logit(p.FraudProbability)); d > 1e-9*max(1, math.Abs(raw)) && p.FraudProbability > 1e-12 && p.FraudProbability < 1-1e-12 {
+						t.Fatalf("%s: contributions sum to %v, logit(p) = %v", p.TransactionID, raw, logit(p.FraudProbability))
+					}
+				}
+			}
+			if flagged == 0 {
+				t.Fatal("no flagged prediction in the stream: the test proves nothing")
+			}
+		})
+	}
+}
+
 type failing struct{}
 
 func (failing) Record(context.Context, *txn.Transaction, func(*features.CustomerHistory, *features.TerminalHistory)) error {
@@ -110,10 +171,34 @@ func BenchmarkScore(b *testing.B) {
 	rest := txs[warm:]
 	b.ReportAllocs()
 	b.ResetTimer()
+	flagged := 0
 	for i := 0; i < b.N; i++ {
-		if _, err := s.Score(ctx, &rest[i%len(rest)]); err != nil {
+		p, err := s.ScoreExplained(ctx, &rest[i%len(rest)], benchMode)
+		if err != nil {
 			b.Fatal(err)
 		}
+		if p.IsFraud {
+			flagged++
+		}
+	}
+	b.ReportMetric(float64(flagged)/float64(b.N), "flagged/op")
+}
+
+// benchMode is the explanation mode of BenchmarkScore; the sub-benchmarks below set it.
+var benchMode = scoring.ExplainFlagged
+
+// BenchmarkScoreExplain is BenchmarkScore in each explanation mode, for the cost of reasons:
+// none, the default (reasons on flagged predictions) and every contribution on every prediction.
+func BenchmarkScoreExplain(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		mode scoring.Explain
+	}{{"none", scoring.ExplainNone}, {"flagged", scoring.ExplainFlagged}, {"all", scoring.ExplainAll}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchMode = c.mode
+			defer func() { benchMode = scoring.ExplainFlagged }()
+			BenchmarkScore(b)
+		})
 	}
 }
 

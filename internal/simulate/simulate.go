@@ -47,6 +47,10 @@ type Config struct {
 	Days      int // 0 means endless
 	Start     time.Time
 	Radius    float64 // a customer uses the terminals closer than this
+	// AmountScale multiplies every customer's mean (and so standard deviation) amount: a shifted
+	// setting for drift tests, e.g. 2 for a population that spends twice as much. 0 means 1, the
+	// handbook's; the draws are the same either way, so only the amounts change.
+	AmountScale float64
 }
 
 // DefaultConfig is the handbook's dataset with the given seed.
@@ -66,6 +70,8 @@ func (c Config) validate() error {
 		return errors.New("radius must be positive")
 	case c.Start.IsZero():
 		return errors.New("start must be set")
+	case c.AmountScale < 0 || math.IsNaN(c.AmountScale) || math.IsInf(c.AmountScale, 0):
+		return errors.New("amount scale must be a positive number (or 0 for 1)")
 	}
 	return nil
 }
@@ -102,6 +108,9 @@ func New(cfg Config) (*Simulator, error) {
 	for i := range s.customers {
 		cust[i] = point{prof.Float64() * 100, prof.Float64() * 100}
 		mean := 5 + prof.Float64()*95
+		if cfg.AmountScale > 0 {
+			mean *= cfg.AmountScale
+		}
 		s.customers[i] = customer{meanAmount: mean, stdAmount: mean / 2, meanTxPerDay: prof.Float64() * 4,
 			rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i)))}
 	}

@@ -135,3 +135,46 @@ func TestEveryRowIsValid(t *testing.T) {
 		}
 	}
 }
+
+// AmountScale changes the amounts only: the same transactions, at the same times, customers and
+// terminals, each amount about scale times the handbook's.
+func TestAmountScale(t *testing.T) {
+	draw := func(scale float64) []txn.Transaction {
+		cfg := simulate.DefaultConfig(7)
+		cfg.Customers, cfg.Terminals, cfg.Days, cfg.AmountScale = 200, 400, 5, scale
+		s, err := simulate.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []txn.Transaction
+		for {
+			tx, ok := s.Next()
+			if !ok {
+				return out
+			}
+			out = append(out, tx)
+		}
+	}
+	base, unit, double := draw(0), draw(1), draw(2)
+	if len(base) == 0 || len(double) != len(base) || len(unit) != len(base) {
+		t.Fatalf("%d, %d and %d transactions", len(base), len(unit), len(double))
+	}
+	sum, sum2 := 0.0, 0.0
+	for i := range base {
+		b, u, d := base[i], unit[i], double[i]
+		if u != b {
+			t.Fatalf("scale 1 differs from the default at %d: %+v vs %+v", i, u, b)
+		}
+		if d.ID != b.ID || !d.Time.Equal(b.Time) || d.CustomerID != b.CustomerID || d.TerminalID != b.TerminalID {
+			t.Fatalf("transaction %d changed beyond its amount: %+v vs %+v", i, d, b)
+		}
+		sum += b.Amount
+		sum2 += d.Amount
+	}
+	if r := sum2 / sum; r < 1.9 || r > 2.1 {
+		t.Errorf("mean amount ratio %.3f, want about 2", r)
+	}
+	if _, err := simulate.New(simulate.Config{Seed: 1, Customers: 1, Terminals: 1, Radius: 1, Start: simulate.DefaultStart, AmountScale: -1}); err == nil {
+		t.Error("a negative amount scale was accepted")
+	}
+}

@@ -86,7 +86,7 @@ func quantile(q float64, selector string) string {
 func Build() (dash.Dashboard, error) {
 	b := dash.NewDashboardBuilder("Fraud detector").
 		Uid(UID).
-		Description("Real-time fraud scoring: traffic, latency, errors, autoscaling, Kafka lag, the load generator and the model in service.").
+		Description("Real-time fraud scoring: traffic, latency, errors, autoscaling, Kafka lag, the load generator, the model in service and its drift.").
 		Tags([]string{"fraud-detector", "knative", "generated"}).
 		Editable().
 		Refresh("30s").
@@ -174,7 +174,16 @@ func Build() (dash.Dashboard, error) {
 		WithPanel(series("Fraud probability p50 / p95", "Quantiles of the scores (ml_model_fraud_probability): a shift hints at drift.", "percentunit", 8).
 			Min(0).
 			WithTarget(query(`histogram_quantile(0.5, sum by (le) (rate(ml_model_fraud_probability_bucket{`+fnSel+`}[$__rate_interval])))`, "p50")).
-			WithTarget(query(`histogram_quantile(0.95, sum by (le) (rate(ml_model_fraud_probability_bucket{`+fnSel+`}[$__rate_interval])))`, "p95")))
+			WithTarget(query(`histogram_quantile(0.95, sum by (le) (rate(ml_model_fraud_probability_bucket{`+fnSel+`}[$__rate_interval])))`, "p95"))).
+		WithRow(dash.NewRowBuilder("Drift")).
+		WithPanel(threshold(series("Feature drift (PSI per input)",
+			"Population stability index of each model input over the last scored transactions against the model's training window, max over pods (ml_model_feature_psi). < 0.1 stable, 0.1-0.25 moderate, > 0.25 significant: FraudDetectorFeatureDrift fires after 30 minutes (weekend and night are clock-driven and not alerted on).", "short", 12), 0.25).
+			Min(0).
+			WithTarget(query(`max by (feature) (ml_model_feature_psi{`+fnSel+`})`, "{{feature}}"))).
+		WithPanel(threshold(series("Score drift (PSI)",
+			"PSI of the fraud probability against the scores of the training window, max over pods, by model version (ml_model_score_psi); FraudDetectorScoreDrift fires above 0.25 for 30 minutes.", "short", 12), 0.25).
+			Min(0).
+			WithTarget(query(`max by (model_version) (ml_model_score_psi{`+fnSel+`})`, "{{model_version}}")))
 	d, err := b.Build()
 	if err != nil {
 		return dash.Dashboard{}, fmt.Errorf("build dashboard: %w", err)

@@ -213,7 +213,8 @@ func TestPrometheusScrapesFunction(t *testing.T) {
 		t.Fatalf("go build loadgen: %v\n%s", err, out)
 	}
 	fnAddr := freeAddr(t)
-	fnExited := start(t, "fraud-detector.log", []string{"LISTEN_ADDRESS=" + fnAddr, "EVENT_CLOCK=stream"} /* the load generator replays 2018 */, bin)
+	fnExited := start(t, "fraud-detector.log", []string{"LISTEN_ADDRESS=" + fnAddr, "EVENT_CLOCK=stream", /* the load generator replays 2018 */
+		"DRIFT_WINDOW=40" /* the PSI gauges appear after 2 transactions, for the dashboard's queries */}, bin)
 	fnURL := "http://" + fnAddr
 	ready(t, "function ready", fnURL+"/health/readiness", fnExited)
 	// --- Prometheus with the rules of the PrometheusRule; groups evaluate every 2 s here instead of

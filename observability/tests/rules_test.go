@@ -12,8 +12,11 @@ import (
 	"github.com/fraud-detector/fraud-detector/observability/rules"
 )
 
-// designAlerts are the alerts of the design, with their severities.
+// designAlerts are the alerts of the design, with their severities; all hold for 5m except
+// those in alertFor.
 var designAlerts = map[string]string{
+	"FraudDetectorFeatureDrift":         "warning", // issue 16: drift
+	"FraudDetectorScoreDrift":           "warning",
 	"FraudDetectorHighCPU":              "warning",
 	"FraudDetectorHighErrorRate":        "critical",
 	"FraudDetectorSlowResponses":        "warning",
@@ -21,6 +24,9 @@ var designAlerts = map[string]string{
 	"FraudDetectorStateNearCapacity":    "warning", // issue 12: bounded state
 	"AdminNotification_MaxScaleHighCPU": "critical",
 }
+
+// alertFor are the alerts whose condition must hold longer than 5 minutes.
+var alertFor = map[string]string{"FraudDetectorFeatureDrift": "30m", "FraudDetectorScoreDrift": "30m"}
 
 // runbookAnchors returns the GitHub anchors of RUNBOOK.md's headings.
 func runbookAnchors(t *testing.T) map[string]bool {
@@ -59,8 +65,12 @@ func TestAlertsMatchDesign(t *testing.T) {
 				t.Fatalf("alert %s defined twice", a.Alert)
 			}
 			seen[a.Alert] = true
-			if a.For != "5m" {
-				t.Errorf("for = %q, want 5m", a.For)
+			wantFor := "5m"
+			if f, ok := alertFor[a.Alert]; ok {
+				wantFor = f
+			}
+			if a.For != wantFor {
+				t.Errorf("for = %q, want %s", a.For, wantFor)
 			}
 			if got := a.Labels["severity"]; got != want {
 				t.Errorf("severity = %q, want %q", got, want)
@@ -211,6 +221,10 @@ func TestRuleMutantsFail(t *testing.T) {
 		"Admin CPU or replicas":        {alert: "AdminNotification_MaxScaleHighCPU", from: "and on (namespace)", to: "or on (namespace)"},
 		"Admin threshold 0.78":         {alert: "AdminNotification_MaxScaleHighCPU", from: "> 0.8", to: "> 0.78"},
 		"Admin for 4m":                 {alert: "AdminNotification_MaxScaleHighCPU", forChange: true},
+		"FeatureDrift at 0.25":         {alert: "FraudDetectorFeatureDrift", from: "> 0.25", to: ">= 0.25"},
+		"FeatureDrift for 29m":         {alert: "FraudDetectorFeatureDrift", forChange: true},
+		"ScoreDrift at 0.25":           {alert: "FraudDetectorScoreDrift", from: "> 0.25", to: ">= 0.25"},
+		"ScoreDrift for 29m":           {alert: "FraudDetectorScoreDrift", forChange: true},
 	}
 	for name, m := range mutants {
 		t.Run(name, func(t *testing.T) {
@@ -224,6 +238,9 @@ func TestRuleMutantsFail(t *testing.T) {
 					}
 					if m.forChange {
 						r.For, changed = "4m", true
+						if alertFor[r.Alert] == "30m" {
+							r.For = "29m"
+						}
 					} else if strings.Contains(r.Expr, m.from) {
 						r.Expr, changed = strings.Replace(r.Expr, m.from, m.to, 1), true
 					}

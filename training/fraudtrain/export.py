@@ -32,8 +32,10 @@ def export_bundle(
     metrics: dict[str, float],
     params: dict[str, Any],
     trained_at: dt.datetime | None = None,
+    drift: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Saves model.txt (Booster.save_model) and metadata.json into out_dir; returns the metadata."""
+    """Saves model.txt (Booster.save_model) and metadata.json into out_dir; returns the metadata.
+    drift is the training window's reference (fraudtrain.drift.reference), stored as "drift"."""
     if booster.feature_name() != list(FEATURES):
         raise ValueError(f"model inputs {booster.feature_name()} are not the 15 features in order")
     if not 0 < threshold < 1:
@@ -55,6 +57,8 @@ def export_bundle(
         "metrics": {k: float(v) for k, v in metrics.items() if math.isfinite(v)},
         "params": params,
     }
+    if drift is not None:
+        meta["drift"] = drift
     (out_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
     return meta
 

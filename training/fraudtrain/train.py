@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import export, models, protocol, tables
+from . import contrib, drift, export, models, protocol, selection, tables
 from .data import CUSTOMER, DAY, LABEL, load_table, sha256_file
 from .metrics import assess, max_f1_threshold
 
@@ -55,16 +55,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--train-from", type=int, default=40, help="extended training: first day (after the 30-day warm-up)")
     p.add_argument("--lightgbm", default="", help="JSON object of LightGBM parameter overrides")
+    p.add_argument(
+        "--select",
+        action="store_true",
+        help="choose the LightGBM configuration and training span on a validation week (selection.GRID)",
+    )
+    p.add_argument("--select-spans", default="40,100", help="first training days the selection tries")
     p.add_argument("--work", type=Path, help="directory for the tables (default: a temporary one)")
     p.add_argument("--bundle", type=Path, required=True, help="output: model bundle directory")
     p.add_argument("--parity", type=Path, help="output: parity vectors CSV")
     p.add_argument("--parity-rows", type=int, default=10_000)
+    p.add_argument("--contrib", type=Path, help="output: LightGBM's pred_contrib of the parity rows (CSV)")
     p.add_argument("--metric-vectors", type=Path, help="output: metric test vectors JSON")
     p.add_argument("--metric-vectors-modulo", type=int, default=8, help="keep customers with id %% m == 0")
     p.add_argument("--report", type=Path, help="output: the comparison as JSON")
     a = p.parse_args(argv)
     a.seeds = [int(s) for s in a.seeds.split(",")]
     a.eval_seeds = [int(s) for s in a.eval_seeds.split(",")]
+    a.select_spans = tuple(int(s) for s in a.select_spans.split(","))
     if set(a.eval_seeds) & ({a.validation_seed} | set(a.seeds)) or a.validation_seed in a.seeds:
         p.error("training, validation and evaluation seeds must be distinct")
     return a
@@ -107,6 +115,22 @@ def run(a: argparse.Namespace, work: Path) -> int:
 
     lgb_params = dict(models.LIGHTGBM_PARAMS, **(json.loads(a.lightgbm) if a.lightgbm else {}))
     results: list[dict[str, Any]] = []
+    chosen: dict[str, Any] | None = None
+    if a.select:
+        # On the training seeds only: each seed's last week validates a fit on the weeks before it
+        # (7-day delay), so neither the evaluation seeds nor the threshold's seed are looked at.
+        t = time.time()
+        best, candidates = selection.select(train_tables, lgb_params, a.days, a.select_spans, log=log)
+        lgb_params, a.train_from = best.params, best.span
+        w = selection.validation_window(best.span, a.days)
+        chosen = {
+            "rule": "max average precision + CP@100 on the validation week (mean over training seeds)",
+            "validation_window": f"train days {best.span}..{w.train_start + w.train_days - 1}, delay 7, "
+            f"validate days {w.test_start}..{w.end - 1} of seeds {','.join(map(str, a.seeds))}",
+            "chosen": best.record(),
+            "candidates": [c.record() for c in candidates],
+        }
+        log(f"selection: chose {best.record()} in {time.time() - t:.0f}s")
 
     # The strict handbook protocol on the first training seed.
     first = train_tables[a.seeds[0]]
@@ -132,6 +156,7 @@ def run(a: argparse.Namespace, work: Path) -> int:
     ext = pd.concat([tb[tb[DAY] >= a.train_from] for tb in train_tables.values()], ignore_index=True)
     del train_tables, first
     shipped = None
+    reference = None
     for family, fit in models.FITTERS.items():
         t = time.time()
         clf = fit_family(family, fit, ext, lgb_params)
@@ -147,6 +172,8 @@ def run(a: argparse.Namespace, work: Path) -> int:
             row["validation"] = assess(vscores, validation_test)
             row["unseen_f1"] = float(np.mean([f1_at(models.predict(clf, tb), tb, thr) for tb in eval_tests.values()]))
             shipped = (clf, row)
+            window_text = f"training rows: seeds {','.join(map(str, a.seeds))}, days {a.train_from}..{a.days - 1}"
+            reference = drift.reference(clf.booster_, ext, window_text)
         results.append(row)
         log(f"extended {family}: unseen {fmt(row['unseen'])} ({fit_s:.1f}s)")
 
@@ -167,6 +194,9 @@ def run(a: argparse.Namespace, work: Path) -> int:
         ),
         "unseen_seeds": a.eval_seeds,
     }
+    if chosen is not None:
+        params["model_selection"] = chosen
+        metrics.update({f"selection_{k}": v for k, v in chosen["chosen"]["validation"].items()})
     meta = export.export_bundle(
         clf.booster_,
         a.bundle,
@@ -175,6 +205,7 @@ def run(a: argparse.Namespace, work: Path) -> int:
         data_seed=a.seeds[0],
         metrics=metrics,
         params=params,
+        drift=reference,
     )
     trees = clf.booster_.num_trees()
     log(f"bundle {a.bundle}: version {meta['version']}, threshold {meta['threshold']:.4f}, {trees} trees")
@@ -184,6 +215,9 @@ def run(a: argparse.Namespace, work: Path) -> int:
         pool = eval_full_first[eval_full_first[DAY] >= min(a.train_from, window.train_start)]
         export.write_parity_csv(export.parity_rows(a.bundle / export.MODEL_FILE, pool, a.parity_rows), a.parity)
         log(f"parity vectors: {a.parity}")
+        if a.contrib:
+            contrib.write_contributions(a.bundle / export.MODEL_FILE, a.parity, a.contrib)
+            log(f"TreeSHAP parity vectors: {a.contrib}")
     if a.metric_vectors:
         tb = eval_tests[a.eval_seeds[0]]
         tb = tb[tb[CUSTOMER] % a.metric_vectors_modulo == 0]
@@ -193,7 +227,9 @@ def run(a: argparse.Namespace, work: Path) -> int:
     print(comparison_table(results, a.eval_seeds))
     if a.report:
         a.report.parent.mkdir(parents=True, exist_ok=True)
-        a.report.write_text(json.dumps({"results": results, "metadata": meta}, indent=2, default=str) + "\n")
+        a.report.write_text(
+            json.dumps({"results": results, "metadata": meta, "selection": chosen}, indent=2, default=str) + "\n"
+        )
     return 0
 
 

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from fraudtrain.data import DAY, FEATURES, LABEL, load_table, sha256_file
+from fraudtrain.drift import reference as drift_reference
 from fraudtrain.export import export_bundle
 from fraudtrain.metrics import assess, max_f1_threshold
 from fraudtrain.models import LIGHTGBM_PARAMS, fit_lightgbm, predict
 from fraudtrain.protocol import Window, split
+from fraudtrain.selection import GRID
 from fraudtrain.tables import REPO, World
 
 MODEL_NAME = "fraud-detector"
@@ -103,6 +105,17 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
     val_train, val_test = split(df, w.shifted(-7))
     _require_both_classes(val_train, "validation training week")
     _require_both_classes(val_test, "validation test week")
+    # Model selection as `make train` does it (fraudtrain.selection): every candidate fitted on the
+    # validation training week and scored on the validation week by AP + CP@100; the test week is
+    # only used for the chosen one's metrics.
+    candidates = []
+    for g in GRID:
+        clf = fit_lightgbm(val_train, {**p, **g})
+        candidates.append({"params": g, "validation": assess(predict(clf, val_test), val_test)})
+    best = max(
+        candidates, key=lambda c: c["validation"]["average_precision"] + c["validation"]["card_precision_at_100"]
+    )
+    p = {**p, **best["params"]}
     threshold, val_f1 = max_f1_threshold(predict(fit_lightgbm(val_train, p), val_test), val_test[LABEL].to_numpy())
     threshold = min(max(threshold, 1e-6), 1 - 1e-6)  # the loader requires 0 < t < 1
 
@@ -118,8 +131,9 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
         threshold=threshold,
         table_sha256=info["sha256"],
         data_seed=int(info.get("seed", 0)),  # 0: an ingested dataset, named in table.json
-        metrics={**metrics, "validation_f1": val_f1},
-        params=p,
+        metrics={**metrics, "validation_f1": val_f1, **{f"selection_{k}": v for k, v in best["validation"].items()}},
+        params={**p, "model_selection": {"rule": "max AP + CP@100 on the validation week", "chosen": best}},
+        drift=drift_reference(clf.booster_, tr, f"training week: days {w.train_start}..{w.train_start + 6}"),
     )
     model_sha = metadata["model_sha256"]
     evaluation = {
@@ -133,6 +147,7 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
         "params": p,
         "table_sha256": info["sha256"],
         "model_sha256": model_sha,
+        "selection": {"rule": "max AP + CP@100 on the validation week", "chosen": best, "candidates": candidates},
     }
     _write_json(workdir / EVALUATION, evaluation)
     return evaluation
@@ -163,6 +178,11 @@ def log(workdir: Path) -> dict:
             world = {k: info[k] for k in ("customers", "terminals", "days")}
             mlflow.log_params({"data_seed": info["seed"], **world})
         mlflow.log_metrics({**ev["metrics"], "threshold": ev["threshold"], "validation_f1": ev["validation_f1"]})
+        if "selection" in ev:
+            # The chosen configuration is in the lgbm_* params above; every candidate's scores too.
+            chosen = ev["selection"]["chosen"]["validation"]
+            mlflow.log_metrics({f"selection_{k}": v for k, v in chosen.items()})
+            mlflow.log_dict(ev["selection"], "selection.json")
         mlflow.set_tags({"table_sha256": info["sha256"], "model_sha256": ev["model_sha256"]})
         mlflow.log_artifact(str(bundle / "model.txt"), BUNDLE)
         mlflow.log_artifact(str(bundle / "metadata.json"), BUNDLE)

@@ -98,3 +98,48 @@ def test_training_is_reproducible(synthetic_training_table):
     a = models.fit_lightgbm(synthetic_training_table, dict(SMALL, n_jobs=2)).booster_.model_to_string()
     b = models.fit_lightgbm(synthetic_training_table, dict(SMALL, n_jobs=2)).booster_.model_to_string()
     assert a == b
+
+
+def test_contributions_sum_to_the_raw_score(tmp_path, booster, synthetic_training_table):
+    from fraudtrain import contrib
+
+    model = tmp_path / "m.txt"
+    booster.save_model(str(model))
+    rows = synthetic_training_table.loc[:, list(FEATURES)].head(200)
+    parity = tmp_path / "parity.csv"
+    export.write_parity_csv(rows.assign(probability=0.0), parity)
+    out = tmp_path / "contrib.csv"
+    assert contrib.write_contributions(model, parity, out) == len(rows)
+    got = pd.read_csv(out)
+    assert list(got.columns) == [*FEATURES, contrib.EXPECTED]
+    raw = booster.predict(rows.to_numpy(), raw_score=True)
+    np.testing.assert_allclose(got.sum(axis=1).to_numpy(), raw, atol=1e-9)
+
+
+def test_drift_reference_bins_as_go_does(booster, synthetic_training_table):
+    from fraudtrain import drift
+
+    ref = drift.reference(booster, synthetic_training_table, "test rows")
+    assert ref["rows"] == len(synthetic_training_table) and len(ref["features"]) == len(FEATURES)
+    for h in [*ref["features"], ref["score"]]:
+        edges, fractions = h["edges"], h["fractions"]
+        assert edges == sorted(set(edges)) and len(fractions) == len(edges) + 1
+        assert abs(sum(fractions) - 1) < 1e-9
+    # Upper bounds are inclusive (edges[i-1] < x <= edges[i]), as internal/drift bins.
+    x = np.array([1.0, 1.0, 2.0, 3.0, 3.0, 3.0, 4.0, 5.0, 6.0, 7.0] * 3)
+    h = drift.histogram(x)
+    lower = [-np.inf, *h["edges"]]
+    upper = [*h["edges"], np.inf]
+    want = [float(np.mean((x > lo) & (x <= hi))) for lo, hi in zip(lower, upper, strict=True)]
+    assert h["fractions"] == pytest.approx(want)
+    assert drift.histogram(np.full(50, 2.5)) == {"edges": [2.5], "fractions": [1.0, 0.0]}
+
+
+def test_bundle_stores_the_drift_reference(tmp_path, booster, synthetic_training_table):
+    from fraudtrain import drift
+
+    ref = drift.reference(booster, synthetic_training_table, "test rows")
+    meta = export.export_bundle(
+        booster, tmp_path, threshold=0.5, table_sha256="", data_seed=0, metrics={}, params={}, drift=ref
+    )
+    assert json.loads((tmp_path / "metadata.json").read_text())["drift"] == meta["drift"] == ref
