@@ -27,7 +27,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--days", type=int, default=World.days)
     g = p.add_argument_group("train")
     g.add_argument("--train-start", type=int, help="first training day (default: test week = last 7 days)")
-    g.add_argument("--params", type=json.loads, default={}, help="LightGBM parameters overriding the defaults (JSON)")
+    g.add_argument("--params", type=json.loads, default=None, help="fixed LightGBM params (JSON): no selection")
     return p
 
 

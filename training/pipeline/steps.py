@@ -94,6 +94,9 @@ def default_window(df: pd.DataFrame) -> Window:
     return w
 
 
+SELECTION_RULE = "max AP + CP@100 on the validation week"
+
+
 def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] | None = None) -> dict:
     """Fits LightGBM on the training week, picks the decision threshold on a validation split one
     week earlier (max F1), evaluates on the test week and writes the model bundle."""
@@ -107,15 +110,18 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
     _require_both_classes(val_test, "validation test week")
     # Model selection as `make train` does it (fraudtrain.selection): every candidate fitted on the
     # validation training week and scored on the validation week by AP + CP@100; the test week is
-    # only used for the chosen one's metrics.
+    # only used for the chosen one's metrics. Parameters given explicitly (--params) are a fixed
+    # configuration: no selection then.
     candidates = []
-    for g in GRID:
-        clf = fit_lightgbm(val_train, {**p, **g})
-        candidates.append({"params": g, "validation": assess(predict(clf, val_test), val_test)})
-    best = max(
-        candidates, key=lambda c: c["validation"]["average_precision"] + c["validation"]["card_precision_at_100"]
-    )
-    p = {**p, **best["params"]}
+    best = None
+    if params is None:
+        for g in GRID:
+            clf = fit_lightgbm(val_train, {**p, **g})
+            candidates.append({"params": g, "validation": assess(predict(clf, val_test), val_test)})
+        best = max(
+            candidates, key=lambda c: c["validation"]["average_precision"] + c["validation"]["card_precision_at_100"]
+        )
+        p = {**p, **best["params"]}
     threshold, val_f1 = max_f1_threshold(predict(fit_lightgbm(val_train, p), val_test), val_test[LABEL].to_numpy())
     threshold = min(max(threshold, 1e-6), 1 - 1e-6)  # the loader requires 0 < t < 1
 
@@ -131,8 +137,12 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
         threshold=threshold,
         table_sha256=info["sha256"],
         data_seed=int(info.get("seed", 0)),  # 0: an ingested dataset, named in table.json
-        metrics={**metrics, "validation_f1": val_f1, **{f"selection_{k}": v for k, v in best["validation"].items()}},
-        params={**p, "model_selection": {"rule": "max AP + CP@100 on the validation week", "chosen": best}},
+        metrics={
+            **metrics,
+            "validation_f1": val_f1,
+            **({f"selection_{k}": v for k, v in best["validation"].items()} if best else {}),
+        },
+        params={**p, **({"model_selection": {"rule": SELECTION_RULE, "chosen": best}} if best else {})},
         drift=drift_reference(clf.booster_, tr, f"training week: days {w.train_start}..{w.train_start + 6}"),
     )
     model_sha = metadata["model_sha256"]
@@ -147,8 +157,9 @@ def train(workdir: Path, train_start: int | None = None, params: dict[str, Any] 
         "params": p,
         "table_sha256": info["sha256"],
         "model_sha256": model_sha,
-        "selection": {"rule": "max AP + CP@100 on the validation week", "chosen": best, "candidates": candidates},
     }
+    if best:
+        evaluation["selection"] = {"rule": SELECTION_RULE, "chosen": best, "candidates": candidates}
     _write_json(workdir / EVALUATION, evaluation)
     return evaluation
 
