@@ -140,20 +140,9 @@ func TestEveryRowIsValid(t *testing.T) {
 // terminals, each amount about scale times the handbook's.
 func TestAmountScale(t *testing.T) {
 	draw := func(scale float64) []txn.Transaction {
-		cfg := simulate.DefaultConfig(7)
-		cfg.Customers, cfg.Terminals, cfg.Days, cfg.AmountScale = 200, 400, 5, scale
-		s, err := simulate.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []txn.Transaction
-		for {
-			tx, ok := s.Next()
-			if !ok {
-				return out
-			}
-			out = append(out, tx)
-		}
+		cfg := small(7)
+		cfg.Days, cfg.AmountScale = 5, scale
+		return drain(t, cfg)
 	}
 	base, unit, double := draw(0), draw(1), draw(2)
 	if len(base) == 0 || len(double) != len(base) || len(unit) != len(base) {
