@@ -24,6 +24,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
 )
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
@@ -248,7 +249,7 @@ func (h *hostile) check(t *testing.T, r *rig) {
 	// The last poison records may still be on their way: wait for the count, then check it all.
 	var dead []*sarama.ConsumerMessage
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
-		dead = readAll(t, strings.Split(r.brokers, ","), "transactions-dead-letter")
+		dead = kafkatest.ReadAll(t, strings.Split(r.brokers, ","), "transactions-dead-letter")
 		if len(dead) >= len(h.poison) || time.Now().After(deadline) {
 			break
 		}
@@ -276,49 +277,4 @@ func (h *hostile) check(t *testing.T, r *rig) {
 	}
 	t.Logf("hostile: %d HTTP requests, each answered as it should; %d poison records, each dead-lettered, nothing else there (%d not produced: broker down)",
 		h.sent.Load(), len(h.poison), h.unproduced.Load())
-}
-
-// readAll reads a topic from the start to its end (the high-water mark of each partition now).
-func readAll(t *testing.T, brokers []string, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	client, err := sarama.NewClient(brokers, sarama.NewConfig())
-	if err != nil {
-		t.Fatalf("kafka client: %v", err)
-	}
-	defer client.Close()
-	c, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", topic, err)
-	}
-	var out []*sarama.ConsumerMessage
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatalf("offset of %s/%d: %v", topic, p, err)
-		}
-		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatalf("offset of %s/%d: %v", topic, p, err)
-		}
-		if end <= start {
-			continue
-		}
-		pc, err := c.ConsumePartition(topic, p, start)
-		if err != nil {
-			t.Fatalf("consume %s/%d: %v", topic, p, err)
-		}
-		for m := range pc.Messages() {
-			out = append(out, m)
-			if m.Offset >= end-1 {
-				break
-			}
-		}
-		pc.AsyncClose()
-	}
-	return out
 }

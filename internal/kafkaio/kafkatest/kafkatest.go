@@ -165,3 +165,48 @@ func Header(m *sarama.ConsumerMessage, key string) string {
 	}
 	return ""
 }
+
+// ReadAll reads a topic from the start to its end (the high-water mark of each partition now).
+func ReadAll(t testing.TB, brokers []string, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, sarama.NewConfig())
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	defer client.Close()
+	c, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	var out []*sarama.ConsumerMessage
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatalf("offset of %s/%d: %v", topic, p, err)
+		}
+		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("offset of %s/%d: %v", topic, p, err)
+		}
+		if end <= start {
+			continue
+		}
+		pc, err := c.ConsumePartition(topic, p, start)
+		if err != nil {
+			t.Fatalf("consume %s/%d: %v", topic, p, err)
+		}
+		for m := range pc.Messages() {
+			out = append(out, m)
+			if m.Offset >= end-1 {
+				break
+			}
+		}
+		pc.AsyncClose()
+	}
+	return out
+}
