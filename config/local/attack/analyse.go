@@ -225,7 +225,7 @@ func check(rec *Recording, r Result) []string {
 		add("%d function pods Running before the attack, want %d", r.RunningBefore, r.HPAMin)
 	}
 	if r.MaxBefore1500 > r.HPAMin {
-		add("%d replicas before the 1,500 TPS phase, want %d (config/SIZING.md: 500 TPS is about 50 %% of 4 pods)", r.MaxBefore1500, r.HPAMin)
+		add("%d replicas before the 1,500 TPS phase, want %d (config/SIZING.md: 500 TPS keeps 4 pods within the HPA's tolerance of 80 %%)", r.MaxBefore1500, r.HPAMin)
 	}
 	if r.MaxReplicas != r.HPAMax {
 		add("at most %d replicas under 1,500 TPS, want %d", r.MaxReplicas, r.HPAMax)
