@@ -253,14 +253,6 @@ func (f *Function) Stop(ctx context.Context) error {
 	return err
 }
 
-// HandleEvents processes events as one unit, as a CloudEvents batch is: if any event cannot be
-// decoded nothing is applied and the error (an *events.ItemError naming it) classifies as a 4xx.
-// It returns the predictions, published and in input order. The Kafka transport calls this;
-// events.Classify on the error decides between retry and dead letter.
-func (f *Function) HandleEvents(ctx context.Context, evs []event.Event) ([]event.Event, error) {
-	return f.process(ctx, f.live.Load(), evs, len(evs) > 1, scoring.ExplainFlagged)
-}
-
 // Handle scores one CloudEvent (the func-go entry). A transaction gives a fraud.prediction.v1
 // reply; a label gives no reply. Errors carry the HTTP status Classify gives them.
 func (f *Function) Handle(ctx context.Context, e event.Event) (*event.Event, error) {

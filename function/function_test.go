@@ -475,23 +475,3 @@ func FuzzPredictBody(f *testing.F) {
 		}
 	})
 }
-
-// TestHandleEvents is the entry of the in-process Kafka transport: a batch is all or nothing.
-func TestHandleEvents(t *testing.T) {
-	store := newSpyStore()
-	f, _ := startFunction(t, WithStore(store))
-	src := events.KafkaSourcePath("fraud", "transactions")
-	good := events.NewKafkaEvent(src, "transactions-input", 0, 1, []byte("1"), []byte(txBody("h1", 1, 10)), fixedNow)
-	bad := events.NewKafkaEvent(src, "transactions-input", 0, 2, []byte("1"), []byte(`{"tx_amount":"x"}`), fixedNow)
-	_, err := f.HandleEvents(context.Background(), []event.Event{good, bad})
-	if status, _ := events.Classify(err); status != 400 || events.Field(err) != "[1]" && !strings.HasPrefix(events.Field(err), "[1]") {
-		t.Fatalf("bad batch: %v (status %d)", err, status)
-	}
-	if len(store.seen) != 0 {
-		t.Errorf("a refused batch changed the feature state: %v", store.seen)
-	}
-	out, err := f.HandleEvents(context.Background(), []event.Event{good})
-	if err != nil || len(out) != 1 || out[0].ID() != events.PredictionID(good.Source(), good.ID()) {
-		t.Fatalf("good event: %v %v", out, err)
-	}
-}

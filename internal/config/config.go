@@ -39,13 +39,18 @@ const (
 	EnvMaxBufferedBytes  = "MAX_BUFFERED_BYTES"
 	EnvDrainDelay        = "DRAIN_DELAY"
 	EnvTransport         = "FUNC_TRANSPORT"
-	EnvEventClock        = "EVENT_CLOCK"
-	EnvEventMaxSkew      = "EVENT_MAX_SKEW"
-	EnvEventMaxLateness  = "EVENT_MAX_LATENESS"
-	EnvLabelMaxDelay     = "LABEL_MAX_DELAY"
-	EnvLabelHMACKey      = "LABEL_HMAC_KEY"
-	EnvStateMaxHistories = "STATE_MAX_HISTORIES"
-	EnvDriftWindow       = "DRIFT_WINDOW"
+	// The Kafka transport's (FUNC_TRANSPORT=kafka), as Knative Functions' deployer sets them.
+	EnvKafkaTopic         = "KAFKA_TOPIC" // comma-separated: transactions and, if wanted, labels
+	EnvKafkaConsumerGroup = "KAFKA_CONSUMER_GROUP"
+	EnvDeadLetterTopic    = "DEAD_LETTER_TOPIC"
+	EnvNamespace          = "NAMESPACE"
+	EnvEventClock         = "EVENT_CLOCK"
+	EnvEventMaxSkew       = "EVENT_MAX_SKEW"
+	EnvEventMaxLateness   = "EVENT_MAX_LATENESS"
+	EnvLabelMaxDelay      = "LABEL_MAX_DELAY"
+	EnvLabelHMACKey       = "LABEL_HMAC_KEY"
+	EnvStateMaxHistories  = "STATE_MAX_HISTORIES"
+	EnvDriftWindow        = "DRIFT_WINDOW"
 )
 
 // Defaults.
@@ -57,6 +62,8 @@ const (
 	DefaultModelURI          = ModelBuiltin
 	DefaultModelPollInterval = 30 * time.Second
 	DefaultPredictionsTopic  = kafkaio.DefaultPredictionsTopic
+	// DefaultNamespace goes into the source of records the Kafka transport wraps.
+	DefaultNamespace = "default"
 	// StoreMemory keeps feature state in the process.
 	StoreMemory         = "memory"
 	DefaultFeatureStore = StoreMemory
@@ -156,6 +163,10 @@ type Config struct {
 	MaxBufferedBytes  int64         // request body bytes held at once, all requests together
 	DrainDelay        time.Duration // SIGTERM to listener close, readiness answering 503
 	Transport         string        // "http" or "kafka"
+	KafkaTopics       []string      // kafka transport: the topics consumed
+	KafkaGroup        string        // kafka transport: the consumer group
+	DeadLetterTopic   string        // kafka transport: empty logs and drops what is rejected
+	Namespace         string        // kafka transport: in the wrapped events' source
 	EventClock        string        // "wall" or "stream": what now is for the event-time bounds
 	EventMaxSkew      time.Duration // how far ahead of now an event may be dated
 	EventMaxLateness  time.Duration // how far behind now a transaction may be dated
@@ -180,6 +191,9 @@ func Default() Config {
 		MaxBufferedBytes:  DefaultMaxBufferedBytes,
 		DrainDelay:        DefaultDrainDelay,
 		Transport:         DefaultTransport,
+		KafkaTopics:       []string{kafkaio.DefaultInputTopic},
+		KafkaGroup:        kafkaio.DefaultConsumerGroup,
+		Namespace:         DefaultNamespace,
 		EventClock:        DefaultEventClock,
 		EventMaxSkew:      DefaultEventMaxSkew,
 		EventMaxLateness:  DefaultEventMaxLateness,
@@ -282,6 +296,21 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if v, ok := get(EnvTransport); ok {
 		c.Transport = v
+	}
+	if v, ok := get(EnvKafkaTopic); ok {
+		c.KafkaTopics = nil
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.KafkaTopics = append(c.KafkaTopics, t)
+			}
+		}
+	}
+	if v, ok := get(EnvKafkaConsumerGroup); ok {
+		c.KafkaGroup = v
+	}
+	c.DeadLetterTopic, _ = get(EnvDeadLetterTopic)
+	if v, ok := get(EnvNamespace); ok {
+		c.Namespace = v
 	}
 	if v, ok := get(EnvEventClock); ok {
 		c.EventClock = v
@@ -402,6 +431,9 @@ func (c Config) Validate() error {
 	case TransportKafka:
 		if len(c.KafkaBrokers) == 0 {
 			bad("%s=%s needs %s", EnvTransport, TransportKafka, EnvKafkaBrokers)
+		}
+		if len(c.KafkaTopics) == 0 {
+			bad("%s=%s needs at least one topic in %s", EnvTransport, TransportKafka, EnvKafkaTopic)
 		}
 	default:
 		bad("%s=%q: want %q or %q", EnvTransport, c.Transport, TransportHTTP, TransportKafka)

@@ -104,12 +104,6 @@ func Classify(err error) (status int, reason string) {
 	return http.StatusInternalServerError, ReasonInternal
 }
 
-// Retryable reports whether a delivery that failed with err may succeed later.
-func Retryable(err error) bool {
-	status, _ := Classify(err)
-	return status >= 500
-}
-
 // ItemError places an error at one element of a batch or array.
 type ItemError struct {
 	Index int

@@ -12,13 +12,14 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
 
 // Event types.
 const (
 	// TypeKafka is how KafkaSource wraps a plain Kafka record; its data is the record value.
-	TypeKafka       = "dev.knative.kafka.event"
+	TypeKafka       = kafkaio.KafkaEventType
 	TypeTransaction = "fraud.transaction.v1"
 	TypeLabel       = "fraud.label.v1"
 	TypePrediction  = "fraud.prediction.v1"
@@ -27,8 +28,8 @@ const (
 // Source is the source attribute of every event the function emits.
 const Source = "/fraud-detector"
 
-// PartitionKey is the extension that KafkaSink and the sarama sender use as the record key.
-const PartitionKey = "partitionkey"
+// PartitionKey is the extension that KafkaSink and the SDK's Kafka binding use as the record key.
+const PartitionKey = kafkaio.PartitionKey
 
 // Kind says what an input event carries.
 type Kind int

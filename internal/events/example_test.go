@@ -5,17 +5,19 @@ import (
 	"net/http"
 
 	"github.com/fraud-detector/fraud-detector/internal/events"
+	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
 
-// The Kafka consumer decides between retrying and dead-lettering with Classify.
+// The Kafka consumer decides between retrying and dead-lettering with the status Classify gives
+// (kafkaio.Retryable: KafkaSource's rule).
 func ExampleClassify() {
 	for _, err := range []error{
 		&txn.FieldError{Field: "tx_amount", Reason: "must be positive"},
 		fmt.Errorf("%w: broker unreachable", events.ErrPublish),
 	} {
 		status, reason := events.Classify(err)
-		fmt.Println(status, reason, events.Retryable(err))
+		fmt.Println(status, reason, kafkaio.Retryable(status))
 	}
 	// Output:
 	// 400 invalid_input false

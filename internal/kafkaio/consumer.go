@@ -14,8 +14,10 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
-// Handler handles one event, as a CloudEvents function does; a reply, if any, is published by the
-// Consumer when it has a reply publisher.
+// Handler handles one event, as a CloudEvents function does (function.Handle). The consumer
+// commits the record once the handler returned without error, so a handler that publishes a
+// result must do so before it returns (the function's predictions are acknowledged by Kafka
+// before Handle returns); a reply event it returns is not delivered anywhere.
 type Handler func(ctx context.Context, e event.Event) (*event.Event, error)
 
 // Classifier maps a handler error to the HTTP status the function would answer with, so that the
@@ -57,9 +59,6 @@ type ConsumerConfig struct {
 	// Backoff is the first delay of the consumer's own retries (rejoining the group, producing
 	// to the dead-letter topic), doubled each time up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
-	// Replies, if set, receives the handler's reply events; the offset is committed after Kafka
-	// acknowledged them.
-	Replies *Publisher
 	// Latest starts a new group at the end of the topics instead of the beginning.
 	Latest bool
 	Logger *slog.Logger
@@ -112,7 +111,7 @@ func (c *ConsumerConfig) validate() error {
 
 // Consumer delivers the records of its topics to a Handler with KafkaSource's semantics: one
 // event in flight per partition (so per-partition order holds), the offset marked only after the
-// handler (and the reply, if published) succeeded or the record was dead-lettered.
+// handler succeeded or the record was dead-lettered.
 type Consumer struct {
 	cfg      ConsumerConfig
 	handle   Handler
@@ -270,14 +269,8 @@ func (c *Consumer) status(err error) int {
 func (c *Consumer) attempt(ctx context.Context, e event.Event) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Delivery.Timeout)
 	defer cancel()
-	reply, err := c.handle(ctx, e)
-	if err != nil {
-		return err
-	}
-	if c.cfg.Replies != nil && reply != nil {
-		return c.cfg.Replies.Publish(ctx, []event.Event{*reply})
-	}
-	return nil
+	_, err := c.handle(ctx, e)
+	return err
 }
 
 // deadLetter produces the original record, with the reason added as headers, to the dead-letter

@@ -14,6 +14,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
 	"github.com/fraud-detector/fraud-detector/internal/simulate"
@@ -30,20 +31,23 @@ func classify(err error) int {
 	return 503
 }
 
-// scorer is a stand-in handler: it decodes the transaction and answers a prediction-shaped event.
-// It records the offsets it sees per partition, to check the order of delivery.
+// scorer is a stand-in handler shaped like function.Handle: it decodes the transaction, publishes a
+// prediction-shaped event and answers it only once Kafka acknowledged it (an unacknowledged
+// produce is an error, which the consumer retries). It records the offsets it sees per partition,
+// to check the order of delivery.
 type scorer struct {
+	pub      *kafkaio.Publisher // nil: answer without publishing
 	mu       sync.Mutex
 	offsets  map[int][]int64
 	attempts map[string]int
 	flaky    func(id string) bool // first attempt of these fails transiently
 }
 
-func newScorer(flaky func(string) bool) *scorer {
-	return &scorer{offsets: map[int][]int64{}, attempts: map[string]int{}, flaky: flaky}
+func newScorer(pub *kafkaio.Publisher, flaky func(string) bool) *scorer {
+	return &scorer{pub: pub, offsets: map[int][]int64{}, attempts: map[string]int{}, flaky: flaky}
 }
 
-func (s *scorer) handle(_ context.Context, e event.Event) (*event.Event, error) {
+func (s *scorer) handle(ctx context.Context, e event.Event) (*event.Event, error) {
 	var p int
 	var o int64
 	if _, err := fmt.Sscanf(e.ID(), "partition:%d/offset:%d", &p, &o); err != nil {
@@ -61,7 +65,7 @@ func (s *scorer) handle(_ context.Context, e event.Event) (*event.Event, error) 
 	if first && s.flaky != nil && s.flaky(tx.ID) {
 		return nil, errTransient
 	}
-	if e.Type() != kafkaio.KafkaEventType || e.Extensions()["key"] != strconv.FormatInt(tx.CustomerID, 10) {
+	if e.Type() != events.TypeKafka || e.Extensions()["key"] != strconv.FormatInt(tx.CustomerID, 10) {
 		return nil, fmt.Errorf("%w: event %s has type %q key %v", txn.ErrInvalid, e.ID(), e.Type(), e.Extensions()["key"])
 	}
 	r := event.New()
@@ -72,6 +76,11 @@ func (s *scorer) handle(_ context.Context, e event.Event) (*event.Event, error) 
 	r.SetExtension("partitionkey", strconv.FormatInt(tx.CustomerID, 10))
 	if err := r.SetData("application/json", map[string]string{"transaction_id": tx.ID}); err != nil {
 		return nil, err
+	}
+	if s.pub != nil {
+		if err := s.pub.Publish(ctx, []event.Event{r}); err != nil {
+			return nil, fmt.Errorf("publish prediction: %w", err)
+		}
 	}
 	return &r, nil
 }
@@ -176,10 +185,10 @@ func TestKafkaConsumerDeliversRetriesAndDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	s := newScorer(func(id string) bool { return strings.HasSuffix(id, "7") })
+	s := newScorer(pub, func(id string) bool { return strings.HasSuffix(id, "7") })
 	group := in + "-group"
 	stop := startConsumer(t, kafkaio.ConsumerConfig{Brokers: brokers, Topics: []string{in}, Group: group,
-		DeadLetterTopic: dlq, Replies: pub, Backoff: 10 * time.Millisecond, Destination: "test-scorer",
+		DeadLetterTopic: dlq, Backoff: 10 * time.Millisecond, Destination: "test-scorer",
 		Delivery: kafkaio.Delivery{Retries: 5, Delay: 10 * time.Millisecond, Timeout: 10 * time.Second}}, s.handle)
 
 	seen := map[string]int{}
@@ -256,10 +265,10 @@ func TestKafkaCommitsOnlyAfterPredictionsAreAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	s := newScorer(nil)
+	s := newScorer(pub, nil)
 	group := in + "-group"
 	stop := startConsumer(t, kafkaio.ConsumerConfig{Brokers: brokers, Topics: []string{in}, Group: group,
-		Replies: pub, Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		// linear from 50 ms, 100 retries: a 252 s window, far longer than the 8 s "outage" here.
 		Delivery: kafkaio.Delivery{Retries: 100, Delay: 50 * time.Millisecond, Timeout: 10 * time.Second}}, s.handle)
 	defer stop()

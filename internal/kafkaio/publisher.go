@@ -17,10 +17,7 @@ import (
 // requests, so many small calls still travel in batches. It is safe for concurrent use.
 type Publisher struct {
 	topic    string
-	producer sarama.AsyncProducer
-	mu       sync.RWMutex // held shared while sending, exclusively by Close
-	closed   bool
-	done     chan struct{} // results goroutine finished
+	producer *Producer
 }
 
 // batch tracks the records of one Publish call.
@@ -68,38 +65,15 @@ func NewPublisher(brokers []string, topic string, opts ...PublisherOption) (*Pub
 	if topic == "" {
 		return nil, errors.New("kafkaio: publisher needs a topic")
 	}
-	prod, err := sarama.NewAsyncProducer(brokers, ProducerConfig(o.clientID, o.linger))
+	prod, err := NewProducer(brokers, ProducerConfig(o.clientID, o.linger), 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: producer for %s: %w", ErrUnavailable, topic, err)
+		return nil, fmt.Errorf("%s: %w", topic, err)
 	}
-	p := &Publisher{topic: topic, producer: prod, done: make(chan struct{})}
-	go p.results()
-	return p, nil
+	return &Publisher{topic: topic, producer: prod}, nil
 }
 
 // Topic is the topic the publisher writes to.
 func (p *Publisher) Topic() string { return p.topic }
-
-func (p *Publisher) results() {
-	defer close(p.done)
-	succ, errs := p.producer.Successes(), p.producer.Errors()
-	for succ != nil || errs != nil {
-		select {
-		case m, ok := <-succ:
-			if !ok {
-				succ = nil
-				continue
-			}
-			m.Metadata.(*batch).finish(nil)
-		case e, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			e.Msg.Metadata.(*batch).finish(e.Err)
-		}
-	}
-}
 
 // Publish produces events to the publisher's topic and waits for Kafka's acknowledgement of all
 // of them. Every error wraps ErrUnavailable, except an event that cannot be encoded.
@@ -138,33 +112,14 @@ func (p *Publisher) PublishRecords(ctx context.Context, msgs []*sarama.ProducerM
 }
 
 func (p *Publisher) send(ctx context.Context, b *batch, msgs []*sarama.ProducerMessage) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return fmt.Errorf("%w: publisher for %s is closed", ErrUnavailable, p.topic)
-	}
 	for _, m := range msgs {
 		m.Topic = p.topic
-		m.Metadata = b
-		select {
-		case p.producer.Input() <- m:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: produce to %s: %w", ErrUnavailable, p.topic, ctx.Err())
+		if err := p.producer.Send(ctx, m, b.finish); err != nil {
+			return fmt.Errorf("%s: %w", p.topic, err) // the call fails without waiting for the rest
 		}
 	}
 	return nil
 }
 
 // Close flushes what is buffered, waits for the outcomes and closes the connections.
-func (p *Publisher) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	p.mu.Unlock()
-	p.producer.AsyncClose()
-	<-p.done
-	return nil
-}
+func (p *Publisher) Close() error { return p.producer.Close() }

@@ -1,24 +1,28 @@
 package kafkaio
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/IBM/sarama"
+	kafkasarama "github.com/cloudevents/sdk-go/protocol/kafka_sarama/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
-// KafkaEventType is the type KafkaSource gives a record that is not a CloudEvent.
+// KafkaEventType is the type KafkaSource gives a record that is not a CloudEvent (events.TypeKafka).
 const KafkaEventType = "dev.knative.kafka.event"
 
+// PartitionKey is the extension KafkaSink and the SDK's Kafka binding map to the record key
+// (events.PartitionKey).
+const PartitionKey = "partitionkey"
+
 const (
-	cePrefix      = "ce_"
 	contentType   = "content-type"
-	structuredCE  = "application/cloudevents+json"
 	maxHeaderName = 64
 )
 
@@ -29,90 +33,43 @@ func SourceName(namespace, name, topic string) string {
 }
 
 // ToEvent turns a record into the CloudEvent KafkaSource would deliver for it. A record that
-// already is a CloudEvent (binary ce_ headers, or structured content) passes through; any other
-// record, including one whose CloudEvent headers do not make a valid event, is wrapped as
-// dev.knative.kafka.event with id partition:<p>/offset:<o>, subject partition:<p>#<o>, the record
-// time, the key in the key and partitionkey extensions and each header as kafkaheader<name>.
+// already is a CloudEvent (binary ce_ headers, or structured content), as the SDK's Kafka binding
+// reads it, passes through as it is; any other record, including one whose CloudEvent headers do
+// not make a valid event, is wrapped as dev.knative.kafka.event with id partition:<p>/offset:<o>,
+// subject partition:<p>#<o>, the record time, the key in the key and partitionkey extensions and
+// each header as kafkaheader<name>.
 func ToEvent(m *sarama.ConsumerMessage, source string) event.Event {
-	if e, ok := fromBinary(m); ok {
-		return e
-	}
-	if e, ok := fromStructured(m); ok {
+	if e, ok := fromCloudEvent(m); ok {
 		return e
 	}
 	return wrap(m, source)
 }
 
-func header(m *sarama.ConsumerMessage, name string) (string, bool) {
-	for _, h := range m.Headers {
-		if h != nil && strings.EqualFold(string(h.Key), name) {
-			return string(h.Value), true
-		}
-	}
-	return "", false
-}
+// bindingExtensions are what the SDK's Kafka binding adds to an event it reads: KafkaSource passes
+// a CloudEvent record through without them.
+var bindingExtensions = []string{"kafkaoffset", "kafkapartition", "kafkatopic"}
 
-func fromBinary(m *sarama.ConsumerMessage) (event.Event, bool) {
-	if _, ok := header(m, cePrefix+"specversion"); !ok {
+func fromCloudEvent(m *sarama.ConsumerMessage) (event.Event, bool) {
+	if slices.Contains(m.Headers, nil) { // the SDK reads every header; a decoded record has no nil one
+		c := *m
+		c.Headers = slices.DeleteFunc(slices.Clone(m.Headers), func(h *sarama.RecordHeader) bool { return h == nil })
+		m = &c
+	}
+	msg := kafkasarama.NewMessageFromConsumerMessage(m)
+	if msg.ReadEncoding() == binding.EncodingUnknown {
 		return event.Event{}, false
 	}
-	e := event.New()
-	for _, h := range m.Headers {
-		if h == nil {
-			continue
-		}
-		k := strings.ToLower(string(h.Key))
-		v := string(h.Value)
-		if k == contentType {
-			e.SetDataContentType(v)
-			continue
-		}
-		name, ok := strings.CutPrefix(k, cePrefix)
-		if !ok {
-			continue
-		}
-		switch name {
-		case "specversion":
-			if v != event.CloudEventsVersionV1 {
-				return event.Event{}, false
-			}
-		case "id":
-			e.SetID(v)
-		case "source":
-			e.SetSource(v)
-		case "type":
-			e.SetType(v)
-		case "subject":
-			e.SetSubject(v)
-		case "dataschema":
-			e.SetDataSchema(v)
-		case "time":
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return event.Event{}, false
-			}
-			e.SetTime(t)
-		default:
-			if !validExtension(name) {
-				return event.Event{}, false
-			}
-			e.SetExtension(name, v)
-		}
-	}
-	e.DataEncoded = m.Value
-	return e, e.Validate() == nil
-}
-
-func fromStructured(m *sarama.ConsumerMessage) (event.Event, bool) {
-	ct, ok := header(m, contentType)
-	if !ok || !strings.HasPrefix(strings.ToLower(ct), structuredCE) {
+	e, err := binding.ToEvent(context.Background(), msg)
+	if err != nil {
 		return event.Event{}, false
 	}
-	var e event.Event
-	if err := json.Unmarshal(m.Value, &e); err != nil || e.Validate() != nil {
+	for _, name := range bindingExtensions {
+		e.SetExtension(name, nil)
+	}
+	if e.Validate() != nil {
 		return event.Event{}, false
 	}
-	return e, true
+	return *e, true
 }
 
 func wrap(m *sarama.ConsumerMessage, source string) event.Event {
@@ -127,7 +84,7 @@ func wrap(m *sarama.ConsumerMessage, source string) event.Event {
 	}
 	if len(m.Key) > 0 {
 		e.SetExtension("key", string(m.Key))
-		e.SetExtension("partitionkey", string(m.Key))
+		e.SetExtension(PartitionKey, string(m.Key))
 	}
 	for _, h := range m.Headers {
 		if h == nil {
@@ -167,43 +124,22 @@ func validExtension(name string) bool {
 	return alnum(name) == name
 }
 
-// ToRecord encodes e in binary mode (attributes as ce_ headers, datacontenttype as content-type,
-// data as the value) for topic. The key is the partitionkey extension, else the key extension, as
-// KafkaSink does, so that records of one customer stay in one partition.
+// ToRecord encodes e for topic in binary mode with the SDK's Kafka binding (attributes as ce_
+// headers, datacontenttype as content-type, data as the value). The key is the partitionkey
+// extension, as KafkaSink does, else the key extension, so that records of one customer stay in
+// one partition.
 func ToRecord(e *event.Event, topic string) (*sarama.ProducerMessage, error) {
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("kafkaio: event %q: %w", e.ID(), err)
 	}
-	hs := make([]sarama.RecordHeader, 0, 8)
-	add := func(k, v string) { hs = append(hs, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)}) }
-	add(cePrefix+"specversion", e.SpecVersion())
-	add(cePrefix+"id", e.ID())
-	add(cePrefix+"source", e.Source())
-	add(cePrefix+"type", e.Type())
-	if s := e.Subject(); s != "" {
-		add(cePrefix+"subject", s)
+	m := &sarama.ProducerMessage{Topic: topic}
+	if err := kafkasarama.WriteProducerMessage(context.Background(), binding.ToMessage(e), m); err != nil {
+		return nil, fmt.Errorf("kafkaio: event %q: %w", e.ID(), err)
 	}
-	if !e.Time().IsZero() {
-		add(cePrefix+"time", e.Time().UTC().Format(time.RFC3339Nano))
-	}
-	if s := e.DataSchema(); s != "" {
-		add(cePrefix+"dataschema", s)
-	}
-	if ct := e.DataContentType(); ct != "" {
-		add(contentType, ct)
-	}
-	var key sarama.Encoder
-	for name, v := range e.Extensions() {
-		s := fmt.Sprint(v)
-		if t, ok := v.(time.Time); ok {
-			s = t.UTC().Format(time.RFC3339Nano)
+	if m.Key == nil {
+		if k, ok := e.Extensions()["key"]; ok {
+			m.Key = sarama.StringEncoder(fmt.Sprint(k))
 		}
-		add(cePrefix+name, s)
 	}
-	if k, ok := e.Extensions()["partitionkey"]; ok {
-		key = sarama.StringEncoder(fmt.Sprint(k))
-	} else if k, ok := e.Extensions()["key"]; ok {
-		key = sarama.StringEncoder(fmt.Sprint(k))
-	}
-	return &sarama.ProducerMessage{Topic: topic, Key: key, Value: sarama.ByteEncoder(e.Data()), Headers: hs}, nil
+	return m, nil
 }

@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 )
 
 // ErrOverloaded is the outcome of a record that found every request slot busy: it is counted as
@@ -57,14 +58,9 @@ func (h *HTTP) post(ctx context.Context, r Record) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if r.CE != nil {
-		req.Header.Set("Ce-Specversion", "1.0")
-		req.Header.Set("Ce-Id", r.CE.ID)
-		req.Header.Set("Ce-Source", Source)
-		req.Header.Set("Ce-Type", r.CE.Type)
-		req.Header.Set("Ce-Subject", r.CE.Subject)
-		req.Header.Set("Ce-Partitionkey", r.Key)
-		if r.CE.LabelSignature != "" {
-			req.Header.Set("Ce-"+scoring.LabelSignatureExtension, r.CE.LabelSignature)
+		e := r.Event()
+		if err := cehttp.WriteRequest(ctx, binding.ToMessage(&e), req); err != nil {
+			return fmt.Errorf("sink: %w", err)
 		}
 	}
 	resp, err := h.client.Do(req)

@@ -3,34 +3,19 @@ package sink
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
 
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
 )
 
-// Kafka produces records asynchronously; each record's done runs when Kafka acknowledged it
-// (acks as configured) or gave up.
+// Kafka produces records asynchronously (kafkaio.Producer); each record's done runs when Kafka
+// acknowledged it (acks as configured) or gave up.
 type Kafka struct {
-	producer sarama.AsyncProducer
+	producer *kafkaio.Producer
 	topic    string
-	retryFor time.Duration
-	pending  sync.WaitGroup // records without an outcome yet
-	done     chan struct{}
 }
-
-// attempt is a record's outcome callback and the time of its first attempt.
-type attempt struct {
-	done  func(error)
-	first time.Time
-}
-
-// resendBackoff spaces the load generator's own retries of a record.
-const resendBackoff = 250 * time.Millisecond
 
 // KafkaConfig configures the producer.
 type KafkaConfig struct {
@@ -62,42 +47,11 @@ func NewKafka(c KafkaConfig) (*Kafka, error) {
 		cfg.Producer.Idempotent = true
 		cfg.Net.MaxOpenRequests = 1
 	}
-	p, err := sarama.NewAsyncProducer(c.Brokers, cfg)
+	p, err := kafkaio.NewProducer(c.Brokers, cfg, c.RetryFor)
 	if err != nil {
-		return nil, fmt.Errorf("sink: kafka producer: %w", err)
+		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	k := &Kafka{producer: p, topic: c.Topic, retryFor: c.RetryFor, done: make(chan struct{})}
-	go k.results()
-	return k, nil
-}
-
-func (k *Kafka) results() {
-	defer close(k.done)
-	succ, errs := k.producer.Successes(), k.producer.Errors()
-	for succ != nil || errs != nil {
-		select {
-		case m, ok := <-succ:
-			if !ok {
-				succ = nil
-				continue
-			}
-			m.Metadata.(*attempt).done(nil)
-			k.pending.Done()
-		case e, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			a := e.Msg.Metadata.(*attempt)
-			if time.Since(a.first) < k.retryFor {
-				m := &sarama.ProducerMessage{Topic: e.Msg.Topic, Key: e.Msg.Key, Value: e.Msg.Value, Headers: e.Msg.Headers, Metadata: a}
-				time.AfterFunc(resendBackoff, func() { k.producer.Input() <- m })
-				continue
-			}
-			a.done(e.Err)
-			k.pending.Done()
-		}
-	}
+	return &Kafka{producer: p, topic: c.Topic}, nil
 }
 
 // Send queues r for the sink's topic.
@@ -107,36 +61,19 @@ func (k *Kafka) Send(ctx context.Context, r Record, done func(error)) error {
 
 // SendTo queues r for topic.
 func (k *Kafka) SendTo(ctx context.Context, topic string, r Record, done func(error)) error {
-	m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(r.Key), Value: sarama.ByteEncoder(r.Value),
-		Metadata: &attempt{done: done, first: time.Now()}}
+	m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(r.Key), Value: sarama.ByteEncoder(r.Value)}
 	if r.CE != nil {
-		m.Headers = []sarama.RecordHeader{
-			{Key: []byte("ce_specversion"), Value: []byte("1.0")},
-			{Key: []byte("ce_id"), Value: []byte(r.CE.ID)},
-			{Key: []byte("ce_source"), Value: []byte(Source)},
-			{Key: []byte("ce_type"), Value: []byte(r.CE.Type)},
-			{Key: []byte("ce_subject"), Value: []byte(r.CE.Subject)},
-			{Key: []byte("ce_partitionkey"), Value: []byte(r.Key)},
-			{Key: []byte("content-type"), Value: []byte("application/json")},
-		}
-		if r.CE.LabelSignature != "" {
-			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte("ce_" + scoring.LabelSignatureExtension), Value: []byte(r.CE.LabelSignature)})
+		e := r.Event()
+		var err error
+		if m, err = kafkaio.ToRecord(&e, topic); err != nil {
+			return fmt.Errorf("sink: kafka: %w", err)
 		}
 	}
-	k.pending.Add(1)
-	select {
-	case k.producer.Input() <- m:
-		return nil
-	case <-ctx.Done():
-		k.pending.Done()
-		return fmt.Errorf("sink: kafka: %w", ctx.Err())
+	if err := k.producer.Send(ctx, m, done); err != nil {
+		return fmt.Errorf("sink: kafka: %w", err)
 	}
+	return nil
 }
 
 // Close waits for the outcome of every record sent (retries included), then closes the producer.
-func (k *Kafka) Close() error {
-	k.pending.Wait()
-	k.producer.AsyncClose()
-	<-k.done
-	return nil
-}
+func (k *Kafka) Close() error { return k.producer.Close() }

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/scoring"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
@@ -38,6 +41,24 @@ type CloudEvent struct {
 type Sink interface {
 	Send(ctx context.Context, r Record, done func(error)) error
 	Close() error
+}
+
+// Event is r's CloudEvent (r.CE must be set): source /loadgen, the partitionkey extension = the
+// record key (KafkaSink's key mapping), data = the value as JSON. Both sinks write it with the
+// SDK's bindings (kafkaio.ToRecord, cehttp.WriteRequest), so no header is written by hand.
+func (r Record) Event() event.Event {
+	e := event.New()
+	e.SetID(r.CE.ID)
+	e.SetSource(Source)
+	e.SetType(r.CE.Type)
+	e.SetSubject(r.CE.Subject)
+	e.SetExtension(events.PartitionKey, r.Key)
+	if r.CE.LabelSignature != "" {
+		e.SetExtension(scoring.LabelSignatureExtension, r.CE.LabelSignature)
+	}
+	e.SetDataContentType(event.ApplicationJSON)
+	e.DataEncoded = r.Value
+	return e
 }
 
 // Transaction encodes tx as the topic carries it: plain JSON, or a fraud.transaction.v1 event.

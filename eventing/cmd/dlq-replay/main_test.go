@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/fraud-detector/fraud-detector/internal/events"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
 )
@@ -42,7 +43,7 @@ func deadLettered(t *testing.T, brokers []string, topic string, n int) {
 			Value: sarama.StringEncoder(fmt.Sprintf(`{"transaction_id":"t%d"}`, i)),
 			Headers: []sarama.RecordHeader{h("ce_specversion", "1.0"), h("ce_id", fmt.Sprintf("partition:0/offset:%d", i)),
 				h("ce_source", "/apis/v1/namespaces/ns/kafkasources/fraud-detector#transactions-input"),
-				h("ce_type", kafkaio.KafkaEventType), h("ce_key", key), h("content-type", "application/json"),
+				h("ce_type", events.TypeKafka), h("ce_key", key), h("content-type", "application/json"),
 				h(kafkaio.HeaderErrorCode, "503"), h(kafkaio.HeaderErrorDest, "fraud-detector"),
 				h(kafkaio.HeaderErrorData, base64.StdEncoding.EncodeToString([]byte("redis unavailable")))}})
 		if err != nil {
@@ -138,7 +139,7 @@ func TestKafkaReplay(t *testing.T) {
 		}
 		// What the function's consumer (and KafkaSource) will make of it: the original event.
 		e := kafkaio.ToEvent(m, "ignored")
-		if e.ID() != id || e.Type() != kafkaio.KafkaEventType || len(e.Extensions()) == 0 {
+		if e.ID() != id || e.Type() != events.TypeKafka || len(e.Extensions()) == 0 {
 			t.Errorf("replayed record decodes as %+v", e)
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
-	"strings"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
@@ -15,15 +13,6 @@ import (
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 )
 
-// The Kafka transport's environment, as Knative Functions' deployer sets it for FUNC_TRANSPORT=kafka
-// (config.EnvTransport, validated with the rest of the configuration).
-const (
-	envTopic      = "KAFKA_TOPIC" // comma-separated: transactions and, if wanted, labels
-	envGroup      = "KAFKA_CONSUMER_GROUP"
-	envDeadLetter = "DEAD_LETTER_TOPIC"
-	envNamespace  = "NAMESPACE"
-)
-
 // kafkaIntake is the in-process consumer of FUNC_TRANSPORT=kafka: it delivers each record of the
 // input topics to f.Handle with KafkaSource's semantics (see kafkaio.Consumer). Serve runs it once
 // the function has started and, on shutdown, cancels it and waits until it has left its group
@@ -31,10 +20,10 @@ const (
 func kafkaIntake(f *function.Function, cfg config.Config, log *slog.Logger) (function.Intake, error) {
 	kc := kafkaio.ConsumerConfig{
 		Brokers:         cfg.KafkaBrokers,
-		Topics:          strings.Split(envOr(envTopic, kafkaio.DefaultInputTopic), ","),
-		Group:           envOr(envGroup, kafkaio.DefaultConsumerGroup),
-		DeadLetterTopic: os.Getenv(envDeadLetter),
-		Namespace:       envOr(envNamespace, "default"),
+		Topics:          cfg.KafkaTopics,
+		Group:           cfg.KafkaGroup,
+		DeadLetterTopic: cfg.DeadLetterTopic,
+		Namespace:       cfg.Namespace,
 		SourceName:      "fraud-detector",
 		Destination:     "fraud-detector",
 		Logger:          log,
@@ -59,11 +48,4 @@ func statusOf(err error) int {
 	}
 	status, _ := events.Classify(err)
 	return status
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
