@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 )
 
 // TestGracefulShutdown: on cancel (what SIGTERM does in main) Serve stops accepting connections,
@@ -107,13 +109,7 @@ func TestServeStartFailure(t *testing.T) {
 // buildBinary builds the entrypoint exactly as the image does.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "fraud-detector")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/fraud-detector")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return proctest.Build(t, proctest.Function)
 }
 
 type process struct {

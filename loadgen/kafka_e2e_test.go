@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -19,38 +18,13 @@ import (
 
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
 	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 	"github.com/fraud-detector/fraud-detector/loadgen/pace"
 )
 
 // These tests run the pipeline the demo runs, on the real broker: this load generator (in
 // process) → transactions topic → the real fraud-detector binary in Kafka mode → predictions
 // topic, read back by the load generator, which accounts for every transaction.
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-func functionBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "fd-e2e")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "fraud-detector")
-		out, err := exec.Command("go", "build", "-o", binary, "../function/cmd/fraud-detector").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
 
 // pipeline is one test's topics and function process.
 type pipeline struct {
@@ -83,7 +57,7 @@ func (p *pipeline) startFunction() { p.startFunctionWith("FUNC_TRANSPORT=kafka")
 
 func (p *pipeline) startFunctionWith(env ...string) {
 	p.t.Helper()
-	cmd := exec.Command(functionBinary(p.t))
+	cmd := exec.Command(proctest.Build(p.t, proctest.Function))
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Env = append(cmd.Env, "EVENT_CLOCK=stream", "LISTEN_ADDRESS=127.0.0.1:0",
 		"KAFKA_BROKERS="+strings.Join(p.brokers, ","), "KAFKA_TOPIC="+p.in, "PREDICTIONS_TOPIC="+p.out,

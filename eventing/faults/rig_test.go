@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 )
 
 // rig is the delivery path as the cluster runs it, on loopback: a real Kafka broker (started by
@@ -63,16 +65,10 @@ func newRig(t *testing.T) *rig {
 	}
 	r := &rig{t: t, root: root, bin: map[string]string{"redis": env["REDIS_SERVER"]}, brokers: env["KAFKA_BROKERS"],
 		kafkaSH: env["KAFKA_SH"], labelKey: "faults-test-label-key-0123456789abcdef",
-		redisPort: freePort(t), redisDir: t.TempDir(), procs: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{}}
-	r.fnAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	dir := t.TempDir()
-	for name, pkg := range map[string]string{"function": "./function/cmd/fraud-detector", "dispatcher": "./eventing/dispatcher", "loadgen": "./loadgen"} {
-		r.bin[name] = filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", r.bin[name], pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
+		redisPort: proctest.FreePort(t), redisDir: t.TempDir(), procs: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{}}
+	r.fnAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(proctest.FreePort(t)))
+	for name, pkg := range map[string]string{"function": proctest.Function, "dispatcher": "eventing/dispatcher", "loadgen": "loadgen"} {
+		r.bin[name] = proctest.Build(t, pkg)
 	}
 	t.Cleanup(func() {
 		for _, name := range []string{"dispatcher", "function", "redis"} {
@@ -97,16 +93,6 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // start runs a part; its output goes to its log buffer.

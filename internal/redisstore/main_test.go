@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"os"
 	"testing"
+
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 )
 
 // TestMain removes what outlives single tests: the function binary and the benchmarks' servers.
@@ -11,8 +13,6 @@ func TestMain(m *testing.M) {
 	for _, kill := range benchKills {
 		kill()
 	}
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	proctest.Cleanup()
 	os.Exit(code)
 }

@@ -15,34 +15,16 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 	"github.com/fraud-detector/fraud-detector/internal/scoring"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
-
-// binDir holds the function binary once built; TestMain removes it.
-var binDir string
-
-// functionBinary builds the real entrypoint once per test binary.
-var functionBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "fraud-detector-bin-")
-	if err != nil {
-		return "", err
-	}
-	binDir = dir
-	bin := filepath.Join(dir, "fraud-detector")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/fraud-detector/fraud-detector/function/cmd/fraud-detector").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
 
 // fnProcess is one fraud-detector process on a loopback port.
 type fnProcess struct {
@@ -69,11 +51,8 @@ func startFunction(t *testing.T, name, store, modelURI string) *fnProcess {
 // the caller stops it.
 func newFunction(tb testing.TB, logDir, name, store, modelURI string) *fnProcess {
 	tb.Helper()
-	bin, err := functionBinary()
-	if err != nil {
-		tb.Fatalf("build the function: %v", err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(tb))
+	bin := proctest.Build(tb, proctest.Function)
+	addr := proctest.FreeAddr(tb)
 	log, err := os.Create(filepath.Join(logDir, name+".log"))
 	if err != nil {
 		tb.Fatalf("log file: %v", err)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 )
 
 // redisServer is a throwaway redis-server on a loopback port, without persistence unless asked,
@@ -49,22 +51,12 @@ func startRedis(t testing.TB, extra ...string) *redisServer {
 // newRedis starts a redis-server that the caller must Kill.
 func newRedis(t testing.TB, extra ...string) *redisServer {
 	t.Helper()
-	r := &redisServer{t: t, bin: redisBinary(t), port: freePort(t), dir: t.TempDir()}
+	r := &redisServer{t: t, bin: redisBinary(t), port: proctest.FreePort(t), dir: t.TempDir()}
 	r.args = append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--daemonize", "no",
 		"--loglevel", "warning", "--logfile", filepath.Join(r.dir, "redis.log")}, extra...)
 	r.Start()
 	return r
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Addr is host:port.

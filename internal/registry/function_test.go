@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/fraud-detector/fraud-detector/internal/features"
 	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 	"github.com/fraud-detector/fraud-detector/internal/simulate"
 	"github.com/fraud-detector/fraud-detector/internal/txn"
 )
@@ -40,12 +40,7 @@ type runningFunction struct {
 // use) and runs it with env until the test ends.
 func startFunction(t *testing.T, env ...string) *runningFunction {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "fraud-detector")
-	build := exec.Command("go", "build", "-o", bin, "./function/cmd/fraud-detector")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, proctest.Function)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), append([]string{"LISTEN_ADDRESS=127.0.0.1:0", "EVENT_CLOCK=stream"}, env...)...)
 	log := &syncBuffer{}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/fraud-detector/fraud-detector/internal/model"
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 )
 
 // EnvMLflowBin names the mlflow executable of the pinned venv; `make test-retraining` sets it.
@@ -53,16 +53,6 @@ type mlflowServer struct {
 	once sync.Once
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startMLflow starts a server on a loopback port and stops it when the test ends.
 func startMLflow(t *testing.T) *mlflowServer {
 	t.Helper()
@@ -71,7 +61,7 @@ func startMLflow(t *testing.T) *mlflowServer {
 		t.Skipf("%s is not set: `make test-retraining` runs this test against a real MLflow server", EnvMLflowBin)
 	}
 	dir := t.TempDir()
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	cmd := exec.Command(bin, "server",
 		"--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"),
 		"--artifacts-destination", filepath.Join(dir, "artifacts"),

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 )
 
 // webhookSink records the notifications Alertmanager delivers, by path.
@@ -137,7 +139,7 @@ func TestAlertmanagerDelivers(t *testing.T) {
 	if err := os.WriteFile(configPath, deliveryConfig(t, srv.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	exited := start(t, "alertmanager.log", nil, "prometheus-alertmanager",
 		"--config.file="+configPath,
 		"--storage.path="+filepath.Join(dir, "data"),

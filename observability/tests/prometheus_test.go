@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,23 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
 	"github.com/fraud-detector/fraud-detector/observability/dashboard"
 	"github.com/fraud-detector/fraud-detector/observability/rules"
 )
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
 
 // start runs a command until the test ends, then stops it with SIGTERM (SIGKILL after 10 s). The
 // returned channel is closed if the process exits early.
@@ -204,15 +190,9 @@ func TestPrometheusScrapesFunction(t *testing.T) {
 	ns := deployNamespace(t) // the label the PodMonitor's targets carry
 
 	// --- the function, built and run as `make run` would
-	bin := filepath.Join(dir, "fraud-detector")
-	if out, err := runTool(t, repoRoot, "go", "build", "-o", bin, "./function/cmd/fraud-detector"); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	loadgenBin := filepath.Join(dir, "loadgen")
-	if out, err := runTool(t, repoRoot, "go", "build", "-o", loadgenBin, "./loadgen"); err != nil {
-		t.Fatalf("go build loadgen: %v\n%s", err, out)
-	}
-	fnAddr := freeAddr(t)
+	bin := proctest.Build(t, proctest.Function)
+	loadgenBin := proctest.Build(t, "loadgen")
+	fnAddr := proctest.FreeAddr(t)
 	fnExited := start(t, "fraud-detector.log", []string{"LISTEN_ADDRESS=" + fnAddr, "EVENT_CLOCK=stream", /* the load generator replays 2018 */
 		"DRIFT_WINDOW=40" /* the PSI gauges appear after 2 transactions, for the dashboard's queries */}, bin)
 	fnURL := "http://" + fnAddr
@@ -224,8 +204,8 @@ func TestPrometheusScrapesFunction(t *testing.T) {
 		f.Spec.Groups[i].Interval = "2s"
 	}
 	rulesPath := writeRules(t, f, dir)
-	promAddr := freeAddr(t)
-	loadgenAddr := freeAddr(t)
+	promAddr := proctest.FreeAddr(t)
+	loadgenAddr := proctest.FreeAddr(t)
 	config := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 2s

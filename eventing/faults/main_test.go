@@ -1,0 +1,15 @@
+package faults_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
+)
+
+// TestMain removes the binaries proctest built for this package's tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	proctest.Cleanup()
+	os.Exit(code)
+}
