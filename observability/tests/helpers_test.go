@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,11 @@ func ruleTestFiles(t *testing.T, dir string) []string {
 			t.Fatal(err)
 		}
 		name := filepath.Base(p)
+		// promtool evaluates rule groups in no fixed order unless told: an alert over a recording
+		// rule would then see the previous tick's value now and then (a flaky "fires at 40m").
+		if !strings.Contains(string(raw), "\ngroup_eval_order: [fraud-detector.recording, fraud-detector.alerts]\n") {
+			t.Fatalf("%s: set group_eval_order: [fraud-detector.recording, fraud-detector.alerts]", name)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
