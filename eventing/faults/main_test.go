@@ -8,8 +8,4 @@ import (
 )
 
 // TestMain removes the binaries proctest built for this package's tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	proctest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(proctest.Run(m)) }

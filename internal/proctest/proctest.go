@@ -50,7 +50,15 @@ func Build(t testing.TB, pkg string) string {
 	return bin
 }
 
-// Cleanup removes what Build wrote; a TestMain calls it after m.Run.
+// Run is the TestMain of a package that uses Build: it runs the tests, removes what Build wrote
+// and returns the exit code.
+func Run(m *testing.M) int {
+	code := m.Run()
+	Cleanup()
+	return code
+}
+
+// Cleanup removes what Build wrote (Run calls it after the tests).
 func Cleanup() {
 	mu.Lock()
 	defer mu.Unlock()

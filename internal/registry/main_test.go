@@ -1,0 +1,11 @@
+package registry
+
+import (
+	"os"
+	"testing"
+
+	"github.com/fraud-detector/fraud-detector/internal/proctest"
+)
+
+// TestMain removes the binaries proctest built for this package's tests.
+func TestMain(m *testing.M) { os.Exit(proctest.Run(m)) }
