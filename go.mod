@@ -1,4 +1,4 @@
-module github.com/fraud-detector/fraud-detector
+module function
 
 go 1.26.8
 

@@ -18,9 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/telemetry"
+	"function/internal/events"
+	"function/internal/scoring"
+	"function/internal/telemetry"
 )
 
 // rawRequest opens a connection to addr and writes a request head and the first part of its body,

@@ -9,8 +9,8 @@ import (
 
 	fn "knative.dev/func-go/cloudevents"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"function/internal/events"
+	"function/internal/scoring"
 )
 
 // TestFuncGoCompat serves the instance through knative.dev/func-go's CloudEvents middleware, as the

@@ -9,8 +9,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 // conformanceLabelKey is the LABEL_HMAC_KEY function/conformance/run.sh gives the function.

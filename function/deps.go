@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/redisstore"
+	"function/internal/config"
+	"function/internal/events"
+	"function/internal/features"
+	"function/internal/kafkaio"
+	"function/internal/redisstore"
 )
 
 // newStore builds the feature store FEATURE_STORE names.

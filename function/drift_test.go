@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/drift"
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/config"
+	"function/internal/drift"
+	"function/internal/events"
+	"function/internal/features"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 // Days the replay warms the feature state with before it scores: the built-in model was trained

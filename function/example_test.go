@@ -7,9 +7,9 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/fraud-detector/fraud-detector/function"
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"function/function"
+	"function/internal/events"
+	"function/internal/scoring"
 )
 
 // The instanced Knative Function: Start loads the built-in model, Handle scores an event as

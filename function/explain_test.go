@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"function/internal/features"
+	"function/internal/scoring"
 )
 
 // A flagged prediction carries its reasons on every way out: the /predict reply, the CloudEvent

@@ -19,13 +19,13 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/drift"
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/telemetry"
+	"function/internal/config"
+	"function/internal/drift"
+	"function/internal/events"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/scoring"
+	"function/internal/telemetry"
 )
 
 // Function is one instance of the fraud detector. It is safe for concurrent use, and Stop may race

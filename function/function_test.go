@@ -12,11 +12,11 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/telemetry"
+	"function/internal/config"
+	"function/internal/events"
+	"function/internal/model"
+	"function/internal/scoring"
+	"function/internal/telemetry"
 )
 
 func TestRoutes(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
+	"function/internal/config"
 )
 
 type funcYAML struct {

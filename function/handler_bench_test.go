@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
+	"function/internal/events"
 )
 
 // BenchmarkHandler measures the server-side cost of one request without the network: decoding,

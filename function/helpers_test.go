@@ -15,12 +15,12 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/config"
+	"function/internal/events"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 const kafkaSource = "/apis/v1/namespaces/fraud/kafkasources/transactions#transactions-input"

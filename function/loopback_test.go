@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/events"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 // Loopback benchmarks (make bench-function). Client and servers share this process and its cores,

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/registry"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"function/internal/config"
+	"function/internal/model"
+	"function/internal/registry"
+	"function/internal/scoring"
 )
 
 // ModelSource yields the model to serve. Load is called once by Start and then, for polled

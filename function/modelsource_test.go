@@ -15,9 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/registry"
+	"function/internal/config"
+	"function/internal/model"
+	"function/internal/registry"
 )
 
 // writeBundle writes model.txt and a metadata.json naming version and matching txt's checksum.

@@ -3,8 +3,8 @@ package function
 import (
 	"net/http"
 
-	"github.com/fraud-detector/fraud-detector/internal/oip"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"function/internal/oip"
+	"function/internal/scoring"
 )
 
 // Open Inference Protocol (KServe V2) routes: the model alone, for the clients of KServe, Seldon

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/oip"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/oip"
+	"function/internal/txn"
 )
 
 type inferReply struct {

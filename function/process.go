@@ -9,9 +9,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/events"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 // process decodes every event before it changes any state, so a batch with one bad event is

@@ -8,7 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
+	"function/internal/kafkaio/kafkatest"
 )
 
 // With KAFKA_BROKERS set, the function builds its own Kafka publisher (no injected fake): a scored

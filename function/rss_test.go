@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/events"
+	"function/internal/features"
+	"function/internal/scoring"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 // RSS goal from the issue: after 1 M scored events with the state of 5,000 customers.

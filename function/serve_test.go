@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
+	"function/internal/proctest"
 )
 
 // TestGracefulShutdown: on cancel (what SIGTERM does in main) Serve stops accepting connections,

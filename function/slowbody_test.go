@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
+	"function/internal/config"
 )
 
 // Slow-body flood of issue 12: uploads that declare the largest body, send most of it, and stall.

@@ -13,9 +13,9 @@ import (
 
 	"github.com/IBM/sarama"
 
-	fdconfig "github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/loadgen/profile"
+	fdconfig "function/internal/config"
+	"function/internal/kafkaio"
+	"function/loadgen/profile"
 )
 
 // config is every flag, parsed and validated once.

@@ -16,10 +16,10 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
-	"github.com/fraud-detector/fraud-detector/loadgen/pace"
+	"function/internal/kafkaio"
+	"function/internal/kafkaio/kafkatest"
+	"function/internal/proctest"
+	"function/loadgen/pace"
 )
 
 // These tests run the pipeline the demo runs, on the real broker: this load generator (in

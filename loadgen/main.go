@@ -23,13 +23,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
-	"github.com/fraud-detector/fraud-detector/loadgen/pace"
-	"github.com/fraud-detector/fraud-detector/loadgen/profile"
-	"github.com/fraud-detector/fraud-detector/loadgen/sink"
-	"github.com/fraud-detector/fraud-detector/loadgen/source"
-	"github.com/fraud-detector/fraud-detector/loadgen/verify"
+	"function/internal/features"
+	"function/internal/txn"
+	"function/loadgen/pace"
+	"function/loadgen/profile"
+	"function/loadgen/sink"
+	"function/loadgen/source"
+	"function/loadgen/verify"
 )
 
 // Exit codes.

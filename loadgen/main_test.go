@@ -17,10 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
-	"github.com/fraud-detector/fraud-detector/loadgen/pace"
-	"github.com/fraud-detector/fraud-detector/loadgen/sink"
+	"function/internal/scoring"
+	"function/internal/txn"
+	"function/loadgen/pace"
+	"function/loadgen/sink"
 )
 
 func TestBadFlagsGiveUsageErrors(t *testing.T) {

@@ -188,7 +188,7 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := string(run(t, repo, nil, "go", "version", "-m", extracted))
-	wantPath := "github.com/fraud-detector/fraud-detector/" + strings.TrimPrefix(pkg, "./")
+	wantPath := "function/" + strings.TrimPrefix(pkg, "./")
 	if !regexp.MustCompile(`(?m)^\s+path\s+` + regexp.QuoteMeta(wantPath) + `$`).MatchString(info) {
 		t.Errorf("the entrypoint's build info names no path %s:\n%s", wantPath, info)
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"function/internal/kafkaio"
 )
 
 // policy is a KafkaSource's spec.delivery as the dispatcher applies it: kafkaio's Delivery, the

@@ -34,8 +34,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/fraud-detector/fraud-detector/internal/httpserve"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"function/internal/httpserve"
+	"function/internal/kafkaio"
 )
 
 // settings is everything the dispatcher runs with, resolved and validated once.

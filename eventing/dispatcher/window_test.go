@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"function/internal/kafkaio"
 )
 
 // runbookOutages reads the table of named outages between the outages markers of the runbook.

@@ -23,8 +23,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
+	"function/internal/kafkaio"
+	"function/internal/kafkaio/kafkatest"
 )
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}

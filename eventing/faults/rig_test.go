@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
+	"function/internal/proctest"
 )
 
 // rig is the delivery path as the cluster runs it, on loopback: a real Kafka broker (started by

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/drift"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/registry"
+	"function/internal/drift"
+	"function/internal/features"
+	"function/internal/kafkaio"
+	"function/internal/registry"
 )
 
 // Environment variable names.

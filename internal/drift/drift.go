@@ -10,7 +10,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/features"
 )
 
 // Histogram is a binned distribution. Edges are the ascending upper bounds of all bins but the

@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/fraud-detector/fraud-detector/internal/drift"
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/drift"
+	"function/internal/features"
 )
 
 func TestBin(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/features"
 )
 
 // Defaults of the rolling window: the last 100,000 scored transactions in 20 segments, so the

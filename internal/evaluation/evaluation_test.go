@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/evaluation"
+	"function/internal/evaluation"
 )
 
 func rows(scores []float64, frauds []bool) []evaluation.Row {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"function/internal/scoring"
 )
 
 func BenchmarkReadHTTPBinary(b *testing.B) {

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 // Errors of the transport. Those that can never succeed on retry are answered with a 4xx (the

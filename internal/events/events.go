@@ -12,8 +12,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/kafkaio"
+	"function/internal/txn"
 )
 
 // Event types.

@@ -16,8 +16,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 const txJSON = `{"transaction_id":"t-1","tx_datetime":"2018-04-01 00:00:31","customer_id":596,"terminal_id":3156,"tx_amount":57.16}`

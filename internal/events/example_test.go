@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/events"
+	"function/internal/kafkaio"
+	"function/internal/txn"
 )
 
 // The Kafka consumer decides between retrying and dead-lettering with the status Classify gives

@@ -7,7 +7,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
+	"function/internal/scoring"
 )
 
 // idSpace is the UUID namespace of prediction ids (a fixed random UUID).

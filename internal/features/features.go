@@ -9,7 +9,7 @@ import (
 	"hash/maphash"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 // Count is the number of model inputs.

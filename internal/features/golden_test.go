@@ -3,8 +3,8 @@ package features_test
 import (
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/features/featuretest"
+	"function/internal/features"
+	"function/internal/features/featuretest"
 )
 
 func TestGoldenMemory(t *testing.T) {

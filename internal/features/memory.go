@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 // shards spreads lock contention; a customer's and a terminal's locks are taken in a fixed order.

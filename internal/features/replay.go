@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 // LabelQueue holds fraud labels until LabelDelay after their transaction, the moment they become

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/txn"
 )
 
 func TestLabelQueueReleasesAfterDelay(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 // Retention is how long after its newest event an idle history is kept: the horizon plus the

@@ -14,11 +14,11 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/events"
+	"function/internal/kafkaio"
+	"function/internal/kafkaio/kafkatest"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 var errTransient = errors.New("transient failure")

@@ -8,8 +8,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"function/internal/events"
+	"function/internal/kafkaio"
 )
 
 // TestToEventMatchesKafkaSourceOverHTTP: the Kafka transport hands the function, attribute for

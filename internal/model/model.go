@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/drift"
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/drift"
+	"function/internal/features"
 )
 
 // File names inside a model bundle (a directory, or an MLflow artifact folder).

@@ -15,9 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fraud-detector/fraud-detector/internal/drift"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
+	"function/internal/drift"
+	"function/internal/features"
+	"function/internal/model"
 )
 
 func builtinFiles(t *testing.T) (txt, meta []byte) {

@@ -3,7 +3,7 @@ package model
 import (
 	"sort"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/features"
 )
 
 // Reason is one feature's part in a decision: its name, its human code, the transaction's value

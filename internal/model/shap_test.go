@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
+	"function/internal/features"
+	"function/internal/model"
 )
 
 // readCSV reads a testdata table written by training: a header, then floats.

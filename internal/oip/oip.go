@@ -14,8 +14,8 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/txn"
 )
 
 // ErrInvalid wraps every reason a request can never succeed: it is a txn.ErrInvalid, so the

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/txn"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")

@@ -15,7 +15,7 @@ import (
 )
 
 // Module is this module's path; Build takes packages relative to it.
-const Module = "github.com/fraud-detector/fraud-detector"
+const Module = "function"
 
 // Function is the function's entrypoint (what `make run` and the image run).
 const Function = "function/cmd/fraud-detector"

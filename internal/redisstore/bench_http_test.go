@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 // httpEnv is a running function binary, warmed, and the transactions it has not scored yet.

@@ -13,11 +13,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/redisstore"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/redisstore"
+	"function/internal/scoring"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 // Benchmarks score through scoring.Scorer (store + built-in model, no HTTP) on a world with the

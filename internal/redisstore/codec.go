@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/features"
 )
 
 // Record layout shared with history.lua: time (int64) and id hash, big-endian, then for customers

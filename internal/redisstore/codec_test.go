@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/features"
 )
 
 func TestCodecRoundTrip(t *testing.T) {

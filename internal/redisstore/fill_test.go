@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/redisstore"
-	"github.com/fraud-detector/fraud-detector/internal/scoring/attacktest"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/redisstore"
+	"function/internal/scoring/attacktest"
+	"function/internal/txn"
 )
 
 // The attacks on the state give the same result over Redis as in memory.

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/features/featuretest"
-	"github.com/fraud-detector/fraud-detector/internal/redisstore"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/features/featuretest"
+	"function/internal/redisstore"
+	"function/internal/txn"
 )
 
 // step is one input of a golden sequence: a transaction with the features it must get, or a

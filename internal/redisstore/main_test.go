@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
+	"function/internal/proctest"
 )
 
 // TestMain removes what outlives single tests: the function binary and the benchmarks' servers.

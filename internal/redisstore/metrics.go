@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
+	"function/internal/features"
 )
 
 // scrapeTimeout bounds the INFO a scrape of the state metrics costs.

@@ -19,11 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/proctest"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 // fnProcess is one fraud-detector process on a loopback port.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
+	"function/internal/proctest"
 )
 
 // redisServer is a throwaway redis-server on a loopback port, without persistence unless asked,

@@ -23,11 +23,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/proctest"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 // runningFunction is the fraud-detector binary serving on a loopback port.

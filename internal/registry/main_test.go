@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
+	"function/internal/proctest"
 )
 
 // TestMain removes the binaries proctest built for this package's tests.

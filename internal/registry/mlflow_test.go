@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
+	"function/internal/model"
+	"function/internal/proctest"
 )
 
 // EnvMLflowBin names the mlflow executable of the pinned venv; `make test-retraining` sets it.

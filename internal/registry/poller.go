@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/fraud-detector/fraud-detector/internal/model"
+	"function/internal/model"
 )
 
 // Error reasons of a failed load (ml_model_errors_total{reason}): errors wrapping ErrUnavailable

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/model"
+	"function/internal/model"
 )
 
 // Scheme prefixes a registry model URI: models:/<name>@<alias>.

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/model"
+	"function/internal/model"
 )
 
 func TestParseURI(t *testing.T) {

@@ -3,8 +3,8 @@ package scoring_test
 import (
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/scoring/attacktest"
+	"function/internal/features"
+	"function/internal/scoring/attacktest"
 )
 
 func TestAttacksMemory(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 // Clock is the service's notion of now for event time, and the bounds around it. Every

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 // FuzzParseLabelSignature: any header value is refused or parsed, never a panic, and only a

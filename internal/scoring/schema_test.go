@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -10,10 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/config"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/txn"
 )
 
 // ErrNoModel means no model is loaded yet: a transient condition.

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/scoring"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 func builtin(tb testing.TB) *model.Model {

@@ -6,7 +6,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
+	"function/internal/simulate"
 )
 
 // TestHeavyHandbookTotals holds the default world to the handbook's published totals (§3.2):

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 // Handbook defaults (§3.2 of the book).

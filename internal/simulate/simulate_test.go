@@ -3,8 +3,8 @@ package simulate_test
 import (
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 func small(seed uint64) simulate.Config {

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 func TestDecodeJSON(t *testing.T) {

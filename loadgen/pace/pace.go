@@ -8,7 +8,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/loadgen/profile"
+	"function/loadgen/profile"
 )
 
 // Sender delivers records. Send must not wait for the outcome: it calls done exactly once, later,

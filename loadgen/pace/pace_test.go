@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/loadgen/profile"
+	"function/loadgen/profile"
 )
 
 type phases struct{ started []int }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/fraud-detector/fraud-detector/loadgen/profile"
+	"function/loadgen/profile"
 )
 
 // Report is a run's outcome, phase by phase. It is written as text and as JSON.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"function/internal/kafkaio"
 )
 
 // Kafka produces records asynchronously (kafkaio.Producer); each record's done runs when Kafka

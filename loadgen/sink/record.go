@@ -10,9 +10,9 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/events"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 // Event types the load generator produces (names from the design).

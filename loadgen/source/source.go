@@ -10,8 +10,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 // Source yields transactions in time order.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 func TestFileReplaysTheDatasetWithPrefixedIDs(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/loadgen/pace"
+	"function/internal/kafkaio"
+	"function/loadgen/pace"
 )
 
 // Reader consumes every partition of the predictions topic from the offsets it found at Start, so

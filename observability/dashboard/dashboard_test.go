@@ -13,8 +13,8 @@ import (
 	dash "github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fraud-detector/fraud-detector/observability/dashboard"
-	"github.com/fraud-detector/fraud-detector/observability/rules"
+	"function/observability/dashboard"
+	"function/observability/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite fraud-detector.json and configmap.yaml from the generator")

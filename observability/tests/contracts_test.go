@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fraud-detector/fraud-detector/observability/dashboard"
+	"function/observability/dashboard"
 )
 
 const (

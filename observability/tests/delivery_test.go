@@ -16,7 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
+	"function/internal/proctest"
 )
 
 // webhookSink records the notifications Alertmanager delivers, by path.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/observability/rules"
+	"function/observability/rules"
 )
 
 const (

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/proctest"
-	"github.com/fraud-detector/fraud-detector/observability/dashboard"
-	"github.com/fraud-detector/fraud-detector/observability/rules"
+	"function/internal/proctest"
+	"function/observability/dashboard"
+	"function/observability/rules"
 )
 
 // start runs a command until the test ends, then stops it with SIGTERM (SIGKILL after 10 s). The

@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fraud-detector/fraud-detector/observability/rules"
+	"function/observability/rules"
 )
 
 // designAlerts are the alerts of the design, with their severities; all hold for 5m except

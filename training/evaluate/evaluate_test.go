@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/fraud-detector/fraud-detector/internal/evaluation"
+	"function/internal/evaluation"
 )
 
 // TestHeavyBuiltinBeatsHandbook runs the evaluate command on three seeds the built-in model was

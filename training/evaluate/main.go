@@ -12,10 +12,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/evaluation"
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
+	"function/internal/evaluation"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/simulate"
 )
 
 func main() {

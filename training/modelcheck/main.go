@@ -16,8 +16,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
+	"function/internal/features"
+	"function/internal/model"
 )
 
 // Result is the line modelcheck prints.

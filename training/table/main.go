@@ -14,9 +14,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/simulate"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 func main() {

@@ -3,7 +3,7 @@ package main
 import (
 	"slices"
 
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/txn"
 )
 
 func sortByTime(all []txn.Transaction) {

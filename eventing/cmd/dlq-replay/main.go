@@ -25,7 +25,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"function/internal/kafkaio"
 )
 
 // DefaultGroup is the consumer group whose offsets record what was replayed.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
+	"function/internal/events"
+	"function/internal/kafkaio"
+	"function/internal/kafkaio/kafkatest"
 )
 
 func TestParseFlags(t *testing.T) {

@@ -7,10 +7,10 @@ import (
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"github.com/fraud-detector/fraud-detector/function"
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/events"
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio"
+	"function/function"
+	"function/internal/config"
+	"function/internal/events"
+	"function/internal/kafkaio"
 )
 
 // kafkaIntake is the in-process consumer of FUNC_TRANSPORT=kafka: it delivers each record of the

@@ -15,9 +15,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fraud-detector/fraud-detector/function"
-	"github.com/fraud-detector/fraud-detector/internal/config"
-	"github.com/fraud-detector/fraud-detector/internal/model"
+	"function/function"
+	"function/internal/config"
+	"function/internal/model"
 )
 
 // Exit statuses.

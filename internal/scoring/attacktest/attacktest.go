@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fraud-detector/fraud-detector/internal/features"
-	"github.com/fraud-detector/fraud-detector/internal/model"
-	"github.com/fraud-detector/fraud-detector/internal/scoring"
-	"github.com/fraud-detector/fraud-detector/internal/txn"
+	"function/internal/features"
+	"function/internal/model"
+	"function/internal/scoring"
+	"function/internal/txn"
 )
 
 // Key is the label key the scenarios sign their genuine labels with.

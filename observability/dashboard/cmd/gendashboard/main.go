@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/fraud-detector/fraud-detector/observability/dashboard"
+	"function/observability/dashboard"
 )
 
 func main() {

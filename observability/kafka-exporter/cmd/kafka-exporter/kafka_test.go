@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/fraud-detector/fraud-detector/internal/kafkaio/kafkatest"
+	"function/internal/kafkaio/kafkatest"
 )
 
 // TestKafkaExporterLag commits part of a topic for a group on a real broker and checks that the

@@ -32,7 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/fraud-detector/fraud-detector/internal/httpserve"
+	"function/internal/httpserve"
 )
 
 // config is every flag, validated once.
