@@ -294,18 +294,16 @@ func decodeTransactions(body []byte, maxBatch int) (txs []txn.Transaction, array
 		}
 		return []txn.Transaction{tx}, false, nil
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(trimmed, &raw); err != nil {
+	n, ok := txn.ArrayLen(trimmed)
+	if !ok {
 		return nil, true, &txn.FieldError{Reason: "malformed JSON array"}
 	}
-	if len(raw) > maxBatch {
-		return nil, true, fmt.Errorf("%w: %d transactions, the limit is %d", events.ErrBatchTooLarge, len(raw), maxBatch)
+	if n > maxBatch {
+		return nil, true, fmt.Errorf("%w: %d transactions, the limit is %d", events.ErrBatchTooLarge, n, maxBatch)
 	}
-	txs = make([]txn.Transaction, len(raw))
-	for i, r := range raw {
-		if txs[i], err = txn.DecodeJSON(r); err != nil {
-			return nil, true, &events.ItemError{Index: i, Err: err}
-		}
+	txs = make([]txn.Transaction, n)
+	if i, err := txn.DecodeJSONElements(trimmed, txs); err != nil {
+		return nil, true, &events.ItemError{Index: i, Err: err}
 	}
 	return txs, true, nil
 }
