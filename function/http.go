@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -263,12 +264,45 @@ func (f *Function) servePredict(w http.ResponseWriter, r *http.Request) {
 		f.writeError(w, r, err)
 		return
 	}
-	var reply any = preds
-	if !array {
-		reply = preds[0]
-	}
-	writeJSON(w, http.StatusOK, reply)
+	writePredictions(w, preds, array)
 }
+
+// writePredictions answers with the predictions as encoding/json would write them (an array, or
+// the one object), from one buffer and without reflection (scoring.AppendJSON).
+func writePredictions(w http.ResponseWriter, preds []scoring.Prediction, array bool) {
+	buf := replyBuffers.Get().(*[]byte)
+	defer replyBuffers.Put(buf)
+	b := (*buf)[:0]
+	if array {
+		b = append(b, '[')
+	}
+	var err error
+	for i := range preds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = scoring.AppendJSON(b, &preds[i]); err != nil {
+			writeJSON(w, http.StatusInternalServerError, json.RawMessage(`{"error":"internal error","reason":"internal"}`))
+			return
+		}
+	}
+	if array {
+		b = append(b, ']')
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledReply {
+		*buf = b
+	}
+}
+
+// maxPooledReply is the largest reply buffer kept for reuse: a 500-row reply fits.
+const maxPooledReply = 256 << 10
+
+// replyBuffers keep reply buffers between requests, so that a reply costs no allocation.
+var replyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // checkPredictMedia accepts JSON, no content type, and curl's default form type (curl -d sends
 // that unless told otherwise; the body is still JSON).

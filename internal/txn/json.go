@@ -24,8 +24,8 @@ type wire struct {
 	TxTimeDays    string
 }
 
-func (w *wire) fields() []objectField {
-	return []objectField{{"transaction_id", &w.TransactionID}, {"tranaction_id", &w.TranactionID},
+func (w *wire) fields() [8]objectField {
+	return [8]objectField{{"transaction_id", &w.TransactionID}, {"tranaction_id", &w.TranactionID},
 		{"tx_datetime", &w.TxDatetime}, {"customer_id", &w.CustomerID}, {"terminal_id", &w.TerminalID},
 		{"tx_amount", &w.TxAmount}, {"tx_time_seconds", &w.TxTimeSeconds}, {"tx_time_days", &w.TxTimeDays}}
 }
@@ -66,7 +66,7 @@ func DecodeJSONElements(data []byte, dst []Transaction) (int, error) {
 func decodeTransaction(data []byte, text string, valid bool, t *Transaction) error {
 	var w wire
 	f := w.fields()
-	if err := decodeObject(data, text, f, valid); err != nil {
+	if err := decodeObject(data, text, f[:], valid); err != nil {
 		return err
 	}
 	id := w.TransactionID
@@ -193,13 +193,20 @@ func isAbsent(raw string) bool {
 
 // unquote is the value of the JSON string raw, as encoding/json reads it; ok is false if raw is
 // no string. Without escapes it is a substring of raw: no copy.
-func unquote(raw string) (s string, ok bool) {
+func unquote(raw string) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
 	if inner := raw[1 : len(raw)-1]; strings.IndexByte(inner, '\\') < 0 && utf8.ValidString(inner) {
 		return inner, true
 	}
+	return unescape(raw)
+}
+
+// unescape is unquote's slow path, apart so that only it pays the heap string json.Unmarshal
+// needs.
+func unescape(raw string) (string, bool) {
+	var s string
 	if json.Unmarshal([]byte(raw), &s) != nil {
 		return "", false
 	}

@@ -62,9 +62,11 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 		end := stringEnd(trimmed, i)
 		key := ttext[i+1 : end-1]
 		if strings.IndexByte(key, '\\') >= 0 || !utf8.ValidString(key) { // as encoding/json reads it
-			if err := json.Unmarshal(trimmed[i:end], &key); err != nil {
+			var unescaped string // its own variable: taking key's address would move every key to the heap
+			if err := json.Unmarshal(trimmed[i:end], &unescaped); err != nil {
 				return &FieldError{Reason: "malformed JSON"}
 			}
+			key = unescaped
 		}
 		i = skipSpace(trimmed, end)
 		i = skipSpace(trimmed, i+1) // ':'
@@ -105,7 +107,9 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 		}
 		for _, f := range fields {
 			if strings.EqualFold(key, f.name) {
-				return invalid(f.name, "key %s differs in case: keys are case-sensitive", quoteKey(key))
+				// A copy of the name: were an error to hold fields' own strings, every caller's
+				// field targets would move to the heap.
+				return invalid(strings.Clone(f.name), "key %s differs in case: keys are case-sensitive", quoteKey(key))
 			}
 		}
 	}
@@ -178,7 +182,7 @@ func valueEnd(b []byte, i int) int {
 func fieldName(key string, fields []objectField) string {
 	for _, f := range fields {
 		if key == f.name {
-			return f.name
+			return strings.Clone(f.name) // see decodeObject: an error must not hold fields' strings
 		}
 	}
 	return ""
