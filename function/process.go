@@ -3,7 +3,7 @@ package function
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"net/http"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -112,7 +112,11 @@ const QueryExplain = "explain"
 
 // explainMode reads ?explain: absent or "flagged" is the default, "all" adds every contribution;
 // anything else is a 400 naming the parameter.
-func explainMode(q url.Values) (scoring.Explain, error) {
+func explainMode(r *http.Request) (scoring.Explain, error) {
+	if r.URL.RawQuery == "" {
+		return scoring.ExplainFlagged, nil // no query to parse into a map
+	}
+	q := r.URL.Query()
 	switch v := q.Get(QueryExplain); v {
 	case "", "flagged":
 		return scoring.ExplainFlagged, nil
