@@ -17,6 +17,7 @@ TEST_TARGETS :=
 -include function/function.mk
 -include training/pipeline.mk
 -include internal/redisstore/redisstore.mk
+-include function/peers/peers.mk
 
 
 .DEFAULT_GOAL := run
