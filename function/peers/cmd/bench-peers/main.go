@@ -18,7 +18,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -49,7 +51,24 @@ type options struct {
 	singleRate, batchRate             int
 }
 
+// bareEnv makes this binary the net/http ceiling: a handler that reads the body and answers a
+// constant prediction-sized JSON, measured beside the others as the floor of any Go server here.
+const bareEnv = "BENCH_PEERS_BARE_ADDR"
+
+func serveBare(addr string) error {
+	reply := []byte(`{"transaction_id":"1","customer_id":596,"terminal_id":3156,"tx_datetime":"2018-04-01 00:00:31","tx_amount":57.16,"fraud_probability":0.01,"is_fraud":false,"threshold":0.5,"model_name":"fraud-detector","model_version":"bootstrap","scored_at":"2026-11-26T12:00:00Z"}` + "\n")
+	return http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(reply)
+	}))
+}
+
 func main() {
+	if addr := os.Getenv(bareEnv); addr != "" {
+		fmt.Fprintln(os.Stderr, serveBare(addr))
+		os.Exit(1)
+	}
 	var o options
 	flag.StringVar(&o.fn, "function", "", "the function's binary")
 	flag.StringVar(&o.modelTxt, "model", "internal/model/builtin/model.txt", "the LightGBM model every server loads")
@@ -374,7 +393,7 @@ func run(ctx context.Context, o options) error {
 			return nil, err
 		}
 		fmt.Fprintf(os.Stderr, "bench-peers: starting %s\n", name)
-		s, err := peers.Start(ctx, name, version, dir, filepath.Join(o.work, name+".log"), env, port, ready, argv(port)...)
+		s, err := peers.Start(ctx, name, version, dir, filepath.Join(o.work, strings.NewReplacer("/", "-", " ", "-").Replace(name)+".log"), env, port, ready, argv(port)...)
 		if err != nil {
 			return nil, err
 		}
@@ -398,6 +417,17 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bare, err := start("net/http ceiling", runtime.Version(), o.work, nil, "/", func(port int) []string {
+		return []string{"env", bareEnv + "=127.0.0.1:" + strconv.Itoa(port), self}
+	})
+	if err != nil {
+		return err
+	}
+	add(bare, "single", "/", "application/json", 1, true, func(int) peers.Request { return peers.Request{Body: oip1[0].b} })
 	add(ours, "single", "/predict", "application/json", 1, true, func(int) peers.Request {
 		b, ids := txs.next(1)
 		return peers.Request{Body: b, Check: predictCheck(ids)}
