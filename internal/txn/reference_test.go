@@ -169,9 +169,6 @@ type refObjectField struct {
 	raw  *json.RawMessage
 }
 
-// refMaxKeyInReason bounds how much of a client's key an error message repeats.
-const refMaxKeyInReason = maxKeyInReason
-
 // refDecodeObject reads one JSON object into fields. Unlike encoding/json it matches keys exactly
 // and refuses a repeated key (encoding/json folds case and lets the last one win, so
 // {"tx_amount":1,"TX_AMOUNT":9000} would score 9000 while a log or a proxy reads 1). A key equal
