@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"function/internal/features"
+	"function/internal/jsonscan"
 )
 
 // decodeFast reads the request shape that clients send (the one Triton's and KServe's clients
@@ -68,7 +69,7 @@ func decodeFast(body []byte, maxRows int) (id string, rows []features.Vector, ok
 		return "", nil, false
 	}
 	start := q.i
-	q.i = valueEnd(q.b, q.i)
+	q.i = jsonscan.ValueEnd(q.b, q.i)
 	tensor := input[start:q.i]
 	q.space()
 	if q.i >= len(q.b) || q.b[q.i] != ']' {
@@ -129,11 +130,7 @@ type walker struct {
 	i int
 }
 
-func (w *walker) space() {
-	for w.i < len(w.b) && (w.b[w.i] == ' ' || w.b[w.i] == '\t' || w.b[w.i] == '\n' || w.b[w.i] == '\r') {
-		w.i++
-	}
-}
+func (w *walker) space() { w.i = jsonscan.SkipSpace(w.b, w.i) }
 
 // members calls fn with each key (without quotes; false if it has escapes) and raw value of the
 // object at w.b[0], until fn returns false.
@@ -141,7 +138,7 @@ func (w *walker) members(fn func(key, value []byte) bool) bool {
 	w.i = 1
 	w.space()
 	for w.b[w.i] != '}' {
-		end := stringEnd(w.b, w.i)
+		end := jsonscan.StringEnd(w.b, w.i)
 		key := w.b[w.i+1 : end-1]
 		if bytes.IndexByte(key, '\\') >= 0 {
 			return false
@@ -150,7 +147,7 @@ func (w *walker) members(fn func(key, value []byte) bool) bool {
 		w.space()
 		w.i++ // ':'
 		w.space()
-		vend := valueEnd(w.b, w.i)
+		vend := jsonscan.ValueEnd(w.b, w.i)
 		if !fn(key, w.b[w.i:vend]) {
 			return false
 		}
@@ -251,44 +248,4 @@ func numberEnd(b []byte, i int) int {
 		}
 	}
 	return j
-}
-
-// stringEnd is the index just past the string starting at b[i] == '"'.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-// valueEnd is the index just past the (valid) value starting at b[i].
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = stringEnd(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	return i
 }

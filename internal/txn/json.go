@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"function/internal/jsonscan"
 )
 
 // wire is the JSON shape of a transaction: each field's JSON text, as a substring of the body's.
@@ -44,8 +46,8 @@ func DecodeJSON(data []byte) (Transaction, error) {
 func DecodeJSONElements(data []byte, dst []Transaction) (int, error) {
 	text := string(data)
 	n := 0
-	for i := skipSpace(data, 1); data[i] != ']'; n++ {
-		end := valueEnd(data, i)
+	for i := jsonscan.SkipSpace(data, 1); data[i] != ']'; n++ {
+		end := jsonscan.ValueEnd(data, i)
 		if n >= len(dst) {
 			return n, &FieldError{Reason: "more elements than counted"}
 		}
@@ -53,9 +55,9 @@ func DecodeJSONElements(data []byte, dst []Transaction) (int, error) {
 		if err := decodeTransaction(data[i:end:end], text[i:end], true, &dst[n]); err != nil {
 			return n, err
 		}
-		i = skipSpace(data, end)
+		i = jsonscan.SkipSpace(data, end)
 		if data[i] == ',' {
-			i = skipSpace(data, i+1)
+			i = jsonscan.SkipSpace(data, i+1)
 		}
 	}
 	return n, nil

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"function/internal/jsonscan"
 )
 
 // refWire is the JSON shape of a transaction. Numbers stay raw so that every field gets its own
@@ -193,23 +195,23 @@ func refDecodeObject(data []byte, fields []refObjectField) error {
 		return &FieldError{Reason: "malformed JSON"}
 	}
 	// trimmed is one valid object: walk its top-level members without a second tokenizer.
-	i := skipSpace(trimmed, 1)
+	i := jsonscan.SkipSpace(trimmed, 1)
 	var seen map[string]struct{}
 	for trimmed[i] != '}' {
-		end := stringEnd(trimmed, i)
+		end := jsonscan.StringEnd(trimmed, i)
 		key := string(trimmed[i+1 : end-1])
 		if strings.IndexByte(key, '\\') >= 0 || !utf8.ValidString(key) { // as encoding/json reads it
 			if err := json.Unmarshal(trimmed[i:end], &key); err != nil {
 				return &FieldError{Reason: "malformed JSON"}
 			}
 		}
-		i = skipSpace(trimmed, end)
-		i = skipSpace(trimmed, i+1) // ':'
-		vend := valueEnd(trimmed, i)
+		i = jsonscan.SkipSpace(trimmed, end)
+		i = jsonscan.SkipSpace(trimmed, i+1) // ':'
+		vend := jsonscan.ValueEnd(trimmed, i)
 		raw := json.RawMessage(trimmed[i:vend])
-		i = skipSpace(trimmed, vend)
+		i = jsonscan.SkipSpace(trimmed, vend)
 		if trimmed[i] == ',' {
-			i = skipSpace(trimmed, i+1)
+			i = jsonscan.SkipSpace(trimmed, i+1)
 		}
 		if seen == nil {
 			seen = make(map[string]struct{}, len(fields))

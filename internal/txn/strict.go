@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"function/internal/jsonscan"
 )
 
 // objectField is one key a decoder wants from a JSON object, matched exactly (case-sensitive).
@@ -54,12 +56,12 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 		return &FieldError{Reason: "malformed JSON"}
 	}
 	// trimmed is one valid object: walk its top-level members without a second tokenizer.
-	i := skipSpace(trimmed, 1)
+	i := jsonscan.SkipSpace(trimmed, 1)
 	var small [smallObject]string
 	seen := small[:0]
 	var many map[string]struct{}
 	for trimmed[i] != '}' {
-		end := stringEnd(trimmed, i)
+		end := jsonscan.StringEnd(trimmed, i)
 		key := ttext[i+1 : end-1]
 		if strings.IndexByte(key, '\\') >= 0 || !utf8.ValidString(key) { // as encoding/json reads it
 			var unescaped string // its own variable: taking key's address would move every key to the heap
@@ -68,13 +70,13 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 			}
 			key = unescaped
 		}
-		i = skipSpace(trimmed, end)
-		i = skipSpace(trimmed, i+1) // ':'
-		vend := valueEnd(trimmed, i)
+		i = jsonscan.SkipSpace(trimmed, end)
+		i = jsonscan.SkipSpace(trimmed, i+1) // ':'
+		vend := jsonscan.ValueEnd(trimmed, i)
 		raw := ttext[i:vend]
-		i = skipSpace(trimmed, vend)
+		i = jsonscan.SkipSpace(trimmed, vend)
 		if trimmed[i] == ',' {
-			i = skipSpace(trimmed, i+1)
+			i = jsonscan.SkipSpace(trimmed, i+1)
 		}
 		dup := false
 		if many == nil {
@@ -122,60 +124,13 @@ func ArrayLen(data []byte) (n int, ok bool) {
 	if len(data) == 0 || data[0] != '[' || !json.Valid(data) {
 		return 0, false
 	}
-	for i := skipSpace(data, 1); data[i] != ']'; n++ {
-		i = skipSpace(data, valueEnd(data, i))
+	for i := jsonscan.SkipSpace(data, 1); data[i] != ']'; n++ {
+		i = jsonscan.SkipSpace(data, jsonscan.ValueEnd(data, i))
 		if data[i] == ',' {
-			i = skipSpace(data, i+1)
+			i = jsonscan.SkipSpace(data, i+1)
 		}
 	}
 	return n, true
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd is the index just past the string starting at b[i] == '"'.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-// valueEnd is the index just past the (valid) value starting at b[i].
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = stringEnd(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	return i
 }
 
 // fieldName is the wanted field key names, or "" for a key nobody reads.
