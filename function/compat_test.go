@@ -85,7 +85,7 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func waitReady(t *testing.T, url string) {
+func waitReady(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

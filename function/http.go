@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -103,8 +104,6 @@ type limiter struct {
 	buffered atomic.Int64
 }
 
-type budgetKey struct{}
-
 // budget is one request's share of the buffered-bytes bound.
 type budget struct {
 	lim  *limiter
@@ -112,13 +111,21 @@ type budget struct {
 	held int64
 }
 
+// scoringHandler is a scoring route: it reads its body within b (nil before the model is loaded).
+type scoringHandler func(w http.ResponseWriter, r *http.Request, b *budget)
+
+// budgets are reused across requests: passed as an argument, not through the request's context,
+// a request's budget costs no allocation (a context value and the request copy WithContext makes
+// were three per request).
+var budgets = sync.Pool{New: func() any { return new(budget) }}
+
 // admit serves h if fewer than MAX_INFLIGHT scoring requests are in flight, and gives it a body
 // budget that is returned when it ends.
-func (lim *limiter) admit(h http.HandlerFunc) http.HandlerFunc {
+func (lim *limiter) admit(h scoringHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		l := lim.f.live.Load()
 		if l == nil {
-			h(w, r) // answers 503 model_unavailable without reading the body
+			h(w, r, nil) // answers 503 model_unavailable without reading the body
 			return
 		}
 		n := lim.inflight.Add(1)
@@ -130,9 +137,14 @@ func (lim *limiter) admit(h http.HandlerFunc) http.HandlerFunc {
 				events.ErrOverloaded, n-1, "MAX_INFLIGHT", l.cfg.MaxInflight))
 			return
 		}
-		b := &budget{lim: lim, max: l.cfg.MaxBufferedBytes}
-		defer b.release()
-		h(w, r.WithContext(context.WithValue(r.Context(), budgetKey{}, b)))
+		b := budgets.Get().(*budget)
+		*b = budget{lim: lim, max: l.cfg.MaxBufferedBytes}
+		defer func() {
+			b.release()
+			*b = budget{}
+			budgets.Put(b)
+		}()
+		h(w, r, b)
 	}
 }
 
@@ -193,18 +205,18 @@ func (f *Function) recovering(h http.Handler) http.Handler {
 	})
 }
 
-func (f *Function) serveCloudEvents(w http.ResponseWriter, r *http.Request) {
+func (f *Function) serveCloudEvents(w http.ResponseWriter, r *http.Request, b *budget) {
 	l := f.live.Load()
 	if l == nil {
 		f.writeError(w, r, scoring.ErrNoModel)
 		return
 	}
-	body, err := readBody(w, r, l.cfg.MaxBodyBytes)
+	body, err := readBody(w, r, l.cfg.MaxBodyBytes, b)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
 	}
-	explain, err := explainMode(r.URL.Query())
+	explain, err := explainMode(r)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
@@ -226,7 +238,7 @@ func (f *Function) serveCloudEvents(w http.ResponseWriter, r *http.Request) {
 
 // jsonRequest is the start of the JSON scoring routes (/predict, the OIP infer): a JSON media
 // type, a loaded model, the bounded body. On failure it has answered, and ok is false.
-func (f *Function) jsonRequest(w http.ResponseWriter, r *http.Request) (l *live, body []byte, ok bool) {
+func (f *Function) jsonRequest(w http.ResponseWriter, r *http.Request, b *budget) (l *live, body []byte, ok bool) {
 	if err := checkPredictMedia(r.Header.Get("Content-Type")); err != nil {
 		f.writeError(w, r, err)
 		return nil, nil, false
@@ -235,7 +247,7 @@ func (f *Function) jsonRequest(w http.ResponseWriter, r *http.Request) (l *live,
 		f.writeError(w, r, scoring.ErrNoModel)
 		return nil, nil, false
 	}
-	body, err := readBody(w, r, l.cfg.MaxBodyBytes)
+	body, err := readBody(w, r, l.cfg.MaxBodyBytes, b)
 	if err != nil {
 		f.writeError(w, r, err)
 		return nil, nil, false
@@ -243,12 +255,12 @@ func (f *Function) jsonRequest(w http.ResponseWriter, r *http.Request) (l *live,
 	return l, body, true
 }
 
-func (f *Function) servePredict(w http.ResponseWriter, r *http.Request) {
-	l, body, ok := f.jsonRequest(w, r)
+func (f *Function) servePredict(w http.ResponseWriter, r *http.Request, b *budget) {
+	l, body, ok := f.jsonRequest(w, r, b)
 	if !ok {
 		return
 	}
-	explain, err := explainMode(r.URL.Query())
+	explain, err := explainMode(r)
 	if err != nil {
 		f.writeError(w, r, err)
 		return
@@ -263,17 +275,54 @@ func (f *Function) servePredict(w http.ResponseWriter, r *http.Request) {
 		f.writeError(w, r, err)
 		return
 	}
-	var reply any = preds
-	if !array {
-		reply = preds[0]
-	}
-	writeJSON(w, http.StatusOK, reply)
+	writePredictions(w, preds, array)
 }
+
+// writePredictions answers with the predictions as encoding/json would write them (an array, or
+// the one object), from one buffer and without reflection (scoring.AppendJSON).
+func writePredictions(w http.ResponseWriter, preds []scoring.Prediction, array bool) {
+	buf := replyBuffers.Get().(*[]byte)
+	defer replyBuffers.Put(buf)
+	b := (*buf)[:0]
+	if array {
+		b = append(b, '[')
+	}
+	var err error
+	for i := range preds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = scoring.AppendJSON(b, &preds[i]); err != nil {
+			writeJSON(w, http.StatusInternalServerError, json.RawMessage(`{"error":"internal error","reason":"internal"}`))
+			return
+		}
+	}
+	if array {
+		b = append(b, ']')
+	}
+	b = append(b, '\n')
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledReply {
+		*buf = b
+	}
+}
+
+// jsonContentType is the Content-Type header value of JSON replies, shared: net/http only reads
+// it, and Header.Set would allocate a new slice per reply.
+var jsonContentType = []string{"application/json"}
+
+// maxPooledReply is the largest reply buffer kept for reuse: a 500-row reply fits.
+const maxPooledReply = 256 << 10
+
+// replyBuffers keep reply buffers between requests, so that a reply costs no allocation.
+var replyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // checkPredictMedia accepts JSON, no content type, and curl's default form type (curl -d sends
 // that unless told otherwise; the body is still JSON).
 func checkPredictMedia(ct string) error {
-	if ct == "" {
+	if ct == "" || ct == "application/json" { // the common cases, without ParseMediaType's map
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
@@ -294,18 +343,16 @@ func decodeTransactions(body []byte, maxBatch int) (txs []txn.Transaction, array
 		}
 		return []txn.Transaction{tx}, false, nil
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(trimmed, &raw); err != nil {
+	n, ok := txn.ArrayLen(trimmed)
+	if !ok {
 		return nil, true, &txn.FieldError{Reason: "malformed JSON array"}
 	}
-	if len(raw) > maxBatch {
-		return nil, true, fmt.Errorf("%w: %d transactions, the limit is %d", events.ErrBatchTooLarge, len(raw), maxBatch)
+	if n > maxBatch {
+		return nil, true, fmt.Errorf("%w: %d transactions, the limit is %d", events.ErrBatchTooLarge, n, maxBatch)
 	}
-	txs = make([]txn.Transaction, len(raw))
-	for i, r := range raw {
-		if txs[i], err = txn.DecodeJSON(r); err != nil {
-			return nil, true, &events.ItemError{Index: i, Err: err}
-		}
+	txs = make([]txn.Transaction, n)
+	if i, err := txn.DecodeJSONElements(trimmed, txs); err != nil {
+		return nil, true, &events.ItemError{Index: i, Err: err}
 	}
 	return txs, true, nil
 }
@@ -318,11 +365,10 @@ const initialBodyBuffer = 4 << 10
 // readBody reads at most MAX_BODY_BYTES into a buffer that grows with what has arrived, each
 // growth reserved against the request's share of MAX_BUFFERED_BYTES (returned when the request
 // ends). A client that goes away or stalls past the read timeout is told apart from bad input.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, b *budget) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", events.ErrBodyTooLarge, r.ContentLength, limit)
 	}
-	b, _ := r.Context().Value(budgetKey{}).(*budget)
 	size := int64(initialBodyBuffer)
 	if r.ContentLength >= 0 && r.ContentLength < size {
 		size = r.ContentLength + 1 // +1 lets the read see EOF without growing

@@ -55,7 +55,7 @@ type target struct {
 }
 
 // benchBodies is n distinct simulated transactions as JSON.
-func benchBodies(t *testing.T, n int) [][]byte {
+func benchBodies(t testing.TB, n int) [][]byte {
 	t.Helper()
 	cfg := simulate.DefaultConfig(11)
 	cfg.Days = 0

@@ -56,8 +56,8 @@ func (f *Function) serveOIPModel(w http.ResponseWriter, r *http.Request) {
 
 // serveOIPInfer scores a [N, 15] feature tensor with the current model: no state is read or
 // written, so the answer depends on the features and the model only.
-func (f *Function) serveOIPInfer(w http.ResponseWriter, r *http.Request) {
-	l, body, ok := f.jsonRequest(w, r)
+func (f *Function) serveOIPInfer(w http.ResponseWriter, r *http.Request, b *budget) {
+	l, body, ok := f.jsonRequest(w, r, b)
 	if !ok {
 		return
 	}

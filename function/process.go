@@ -3,7 +3,7 @@ package function
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"net/http"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -65,12 +65,8 @@ func (f *Function) predict(ctx context.Context, l *live, txs []txn.Transaction, 
 		return nil, scoring.ErrNoModel
 	}
 	preds := make([]scoring.Prediction, len(txs))
-	for i := range txs {
-		p, err := f.score(ctx, l.scorer, &txs[i], mode)
-		if err != nil {
-			return nil, err
-		}
-		preds[i] = p
+	if i, err := l.scorer.ScoreBatch(ctx, txs, mode, preds, f.observePrediction); err != nil {
+		return nil, fmt.Errorf("score %s: %w", txs[i].ID, err)
 	}
 	if _, nop := l.pub.(events.Nop); nop || len(preds) == 0 {
 		return preds, nil
@@ -92,8 +88,12 @@ func (f *Function) score(ctx context.Context, s *scoring.Scorer, tx *txn.Transac
 	if err != nil {
 		return p, fmt.Errorf("score %s: %w", tx.ID, err)
 	}
-	f.metrics.ObservePrediction(p.ModelVersion, p.FraudProbability, p.IsFraud, time.Since(start))
+	f.observePrediction(&p, time.Since(start))
 	return p, nil
+}
+
+func (f *Function) observePrediction(p *scoring.Prediction, took time.Duration) {
+	f.metrics.ObservePrediction(p.ModelVersion, p.FraudProbability, p.IsFraud, took)
 }
 
 func publish(ctx context.Context, pub events.Publisher, evs []event.Event) error {
@@ -112,7 +112,11 @@ const QueryExplain = "explain"
 
 // explainMode reads ?explain: absent or "flagged" is the default, "all" adds every contribution;
 // anything else is a 400 naming the parameter.
-func explainMode(q url.Values) (scoring.Explain, error) {
+func explainMode(r *http.Request) (scoring.Explain, error) {
+	if r.URL.RawQuery == "" {
+		return scoring.ExplainFlagged, nil // no query to parse into a map
+	}
+	q := r.URL.Query()
 	switch v := q.Get(QueryExplain); v {
 	case "", "flagged":
 		return scoring.ExplainFlagged, nil

@@ -120,7 +120,7 @@ type process struct {
 }
 
 // startBinary runs bin with env and waits for its "listening" log line.
-func startBinary(t *testing.T, bin string, env ...string) *process {
+func startBinary(t testing.TB, bin string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append(append(os.Environ(), "EVENT_CLOCK=stream"), env...) // the tests' data is dated 2018

@@ -94,6 +94,15 @@ type request struct {
 // DecodeInfer reads an infer request: at most maxRows rows of 15 finite features. The data may be
 // flat (row-major) or nested, as the protocol allows. Unknown top-level fields are refused.
 func DecodeInfer(body []byte, maxRows int) (id string, rows []features.Vector, err error) {
+	if id, rows, ok := decodeFast(body, maxRows); ok {
+		return id, rows, nil
+	}
+	return decodeJSON(body, maxRows)
+}
+
+// decodeJSON is DecodeInfer by encoding/json: every shape the protocol allows, and the messages
+// of every error.
+func decodeJSON(body []byte, maxRows int) (id string, rows []features.Vector, err error) {
 	var req request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

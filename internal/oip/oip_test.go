@@ -115,3 +115,51 @@ func FuzzDecodeInfer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeInferFast holds the fast path to encoding/json's: whatever it accepts, encoding/json
+// reads the same id and rows from (and never refuses).
+func FuzzDecodeInferFast(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,15],"data":[` + row + `,` + row + `]}]}`,
+		` {"inputs" : [ {"datatype":"FP64","name":"x","data":[` + row + `],"shape":[1,15]} ] , "outputs":[{"name":"y"}],"parameters":{"a":1}} `,
+		`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[1e300,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,-0]}]}`,
+		`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[null,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,0.5]}]}`,
+		`{"ID":"a","inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[` + row + `]}]}`,
+		`{"id":"a","id":"b","inputs":[{"name":"f","datatype":"FP32","shape":[1.0,15],"data":[` + row + `]}]}`,
+		"\u00a0{\"inputs\":[{\"name\":\"f\",\"datatype\":\"FP32\",\"shape\":[1,15],\"data\":[" + row + "]}]}",
+	} {
+		f.Add([]byte(s), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, max uint8) {
+		id, rows, ok := decodeFast(body, int(max))
+		if !ok {
+			return
+		}
+		wantID, wantRows, err := decodeJSON(body, int(max))
+		if err != nil {
+			t.Fatalf("%q: the fast path accepted what encoding/json refuses: %v", body, err)
+		}
+		if id != wantID || len(rows) != len(wantRows) {
+			t.Fatalf("%q: id %q, %d rows; encoding/json %q, %d rows", body, id, len(rows), wantID, len(wantRows))
+		}
+		for i := range rows {
+			for j := range rows[i] {
+				if math.Float64bits(rows[i][j]) != math.Float64bits(wantRows[i][j]) {
+					t.Fatalf("%q: row %d feature %d = %v, encoding/json %v", body, i, j, rows[i][j], wantRows[i][j])
+				}
+			}
+		}
+	})
+}
+
+// TestDecodeFastTaken: what the protocol's clients send takes the fast path.
+func TestDecodeFastTaken(t *testing.T) {
+	for _, body := range []string{
+		`{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,15],"data":[` + row + `,` + row + `]}]}`,
+		`{"inputs":[{"name":"features","shape":[1,15],"datatype":"FP64","data":[` + row + `]}],"outputs":[{"name":"fraud_probability"}]}`,
+	} {
+		if _, _, ok := decodeFast([]byte(body), 3); !ok {
+			t.Errorf("%s: not taken", body)
+		}
+	}
+}

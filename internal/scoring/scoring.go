@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,15 +164,71 @@ func (s *Scorer) Score(ctx context.Context, tx *txn.Transaction) (Prediction, er
 // ScoreExplained is Score with the explanations mode asks for. A model that cannot be explained
 // (ErrNotExplainable) still scores: the prediction then has no reasons.
 func (s *Scorer) ScoreExplained(ctx context.Context, tx *txn.Transaction, mode Explain) (Prediction, error) {
-	if err := tx.Validate(); err != nil {
-		return Prediction{}, err
-	}
 	m := s.model.Load()
 	if m == nil {
+		if err := tx.Validate(); err != nil {
+			return Prediction{}, err
+		}
 		return Prediction{}, ErrNoModel
 	}
-	if err := s.clock.AdmitTransaction(tx.Time); err != nil {
+	var p Prediction
+	if err := s.score(ctx, m, tx, mode, &p); err != nil {
 		return Prediction{}, err
+	}
+	p.TxDatetime = tx.Time.UTC().Format(txn.DatetimeLayout)
+	return p, nil
+}
+
+// ScoreBatch scores txs in order into out[:len(txs)], each as ScoreExplained would and all with
+// the model current when the batch began. observe, if not nil, is called after each prediction
+// with the time it took. The tx_datetime texts of the batch share one allocation. At the first
+// failure it returns the failing index and the error (what ScoreExplained would have returned);
+// the transactions before it have been recorded and scored.
+func (s *Scorer) ScoreBatch(ctx context.Context, txs []txn.Transaction, mode Explain, out []Prediction, observe func(*Prediction, time.Duration)) (int, error) {
+	m := s.model.Load()
+	for i := range txs {
+		if m == nil {
+			if err := txs[i].Validate(); err != nil {
+				return i, err
+			}
+			return i, ErrNoModel
+		}
+		start := time.Now()
+		out[i] = Prediction{}
+		if err := s.score(ctx, m, &txs[i], mode, &out[i]); err != nil {
+			return i, err
+		}
+		if observe != nil {
+			observe(&out[i], time.Since(start))
+		}
+	}
+	// Validate bounds the year to four digits: every text is the layout's length.
+	const n = len(txn.DatetimeLayout)
+	var text strings.Builder
+	text.Grow(len(txs) * n)
+	var buf [n]byte
+	for i := range txs {
+		text.Write(txs[i].Time.UTC().AppendFormat(buf[:0], txn.DatetimeLayout))
+	}
+	if all := text.String(); len(all) == len(txs)*n {
+		for i := range txs {
+			out[i].TxDatetime = all[i*n : (i+1)*n]
+		}
+	} else {
+		for i := range txs {
+			out[i].TxDatetime = txs[i].Time.UTC().Format(txn.DatetimeLayout)
+		}
+	}
+	return len(txs), nil
+}
+
+// score is ScoreExplained with model m into p, tx_datetime left to the caller.
+func (s *Scorer) score(ctx context.Context, m *model.Model, tx *txn.Transaction, mode Explain, out *Prediction) error {
+	if err := tx.Validate(); err != nil {
+		return err
+	}
+	if err := s.clock.AdmitTransaction(tx.Time); err != nil {
+		return err
 	}
 	sc := scratchPool.Get().(*scratch)
 	sc.tx = tx
@@ -200,15 +257,14 @@ func (s *Scorer) ScoreExplained(ctx context.Context, tx *txn.Transaction, mode E
 	sc.tx = nil
 	scratchPool.Put(sc)
 	if err != nil {
-		return Prediction{}, fmt.Errorf("%w: %w", ErrStore, err)
+		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	return Prediction{
+	*out = Prediction{
 		Reasons:          reasons,
 		Explanation:      all,
 		TransactionID:    tx.ID,
 		CustomerID:       tx.CustomerID,
 		TerminalID:       tx.TerminalID,
-		TxDatetime:       tx.Time.UTC().Format(txn.DatetimeLayout),
 		TxAmount:         tx.Amount,
 		FraudProbability: p,
 		IsFraud:          p >= thr,
@@ -216,7 +272,8 @@ func (s *Scorer) ScoreExplained(ctx context.Context, tx *txn.Transaction, mode E
 		ModelName:        m.Meta.Name,
 		ModelVersion:     m.Meta.Version,
 		ScoredAt:         s.now().UTC(),
-	}, nil
+	}
+	return nil
 }
 
 // scratch carries a feature vector and the callback that fills it, reused across calls so that

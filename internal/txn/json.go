@@ -1,29 +1,33 @@
 package txn
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"function/internal/jsonscan"
 )
 
-// wire is the JSON shape of a transaction. Numbers stay raw so that every field gets its own
-// error message, and ids may be strings or numbers as they are in the wild.
+// wire is the JSON shape of a transaction: each field's JSON text, as a substring of the body's.
+// Numbers stay raw so that every field gets its own error message, and ids may be strings or
+// numbers as they are in the wild.
 type wire struct {
-	TransactionID json.RawMessage
-	TranactionID  json.RawMessage // the dataset's spelling
-	TxDatetime    json.RawMessage
-	CustomerID    json.RawMessage
-	TerminalID    json.RawMessage
-	TxAmount      json.RawMessage
-	TxTimeSeconds json.RawMessage
-	TxTimeDays    json.RawMessage
+	TransactionID string
+	TranactionID  string // the dataset's spelling
+	TxDatetime    string
+	CustomerID    string
+	TerminalID    string
+	TxAmount      string
+	TxTimeSeconds string
+	TxTimeDays    string
 }
 
-func (w *wire) fields() []objectField {
-	return []objectField{{"transaction_id", &w.TransactionID}, {"tranaction_id", &w.TranactionID},
+func (w *wire) fields() [8]objectField {
+	return [8]objectField{{"transaction_id", &w.TransactionID}, {"tranaction_id", &w.TranactionID},
 		{"tx_datetime", &w.TxDatetime}, {"customer_id", &w.CustomerID}, {"terminal_id", &w.TerminalID},
 		{"tx_amount", &w.TxAmount}, {"tx_time_seconds", &w.TxTimeSeconds}, {"tx_time_days", &w.TxTimeDays}}
 }
@@ -31,10 +35,41 @@ func (w *wire) fields() []objectField {
 // DecodeJSON decodes one transaction object and validates it. Every error it returns wraps
 // ErrInvalid and, where one field is at fault, is a *FieldError naming it.
 func DecodeJSON(data []byte) (Transaction, error) {
-	var w wire
 	var t Transaction
-	if err := decodeObject(data, w.fields()); err != nil {
-		return t, err
+	return t, decodeTransaction(data, string(data), false, &t)
+}
+
+// DecodeJSONElements decodes the elements of data, a JSON array that ArrayLen found valid, into
+// dst (one element each, in order; len(dst) is ArrayLen's count), as DecodeJSON would each. It
+// stops at the first element that fails and returns its index with the error. The ids of the
+// transactions share one copy of data: a batch allocates once, not per transaction or field.
+func DecodeJSONElements(data []byte, dst []Transaction) (int, error) {
+	text := string(data)
+	n := 0
+	for i := jsonscan.SkipSpace(data, 1); data[i] != ']'; n++ {
+		end := jsonscan.ValueEnd(data, i)
+		if n >= len(dst) {
+			return n, &FieldError{Reason: "more elements than counted"}
+		}
+		dst[n] = Transaction{}
+		if err := decodeTransaction(data[i:end:end], text[i:end], true, &dst[n]); err != nil {
+			return n, err
+		}
+		i = jsonscan.SkipSpace(data, end)
+		if data[i] == ',' {
+			i = jsonscan.SkipSpace(data, i+1)
+		}
+	}
+	return n, nil
+}
+
+// decodeTransaction is DecodeJSON on data, whose bytes text holds too; valid says data is known
+// to be valid JSON.
+func decodeTransaction(data []byte, text string, valid bool, t *Transaction) error {
+	var w wire
+	f := w.fields()
+	if err := decodeObject(data, text, f[:], valid); err != nil {
+		return err
 	}
 	id := w.TransactionID
 	if isAbsent(id) {
@@ -42,34 +77,34 @@ func DecodeJSON(data []byte) (Transaction, error) {
 	}
 	var err error
 	if t.ID, err = idField("transaction_id", id); err != nil {
-		return t, err
+		return err
 	}
 	if isAbsent(w.TxDatetime) {
-		return t, invalid("tx_datetime", "missing")
+		return invalid("tx_datetime", "missing")
 	}
-	var s string
-	if json.Unmarshal(w.TxDatetime, &s) != nil {
-		return t, invalid("tx_datetime", "must be a string")
+	s, ok := unquote(w.TxDatetime)
+	if !ok {
+		return invalid("tx_datetime", "must be a string")
 	}
 	if t.Time, err = ParseDatetime(s); err != nil {
-		return t, invalid("tx_datetime", "%v", err)
+		return invalid("tx_datetime", "%v", err)
 	}
 	if t.CustomerID, err = intField("customer_id", w.CustomerID, true); err != nil {
-		return t, err
+		return err
 	}
 	if t.TerminalID, err = intField("terminal_id", w.TerminalID, true); err != nil {
-		return t, err
+		return err
 	}
 	if t.Amount, err = floatField("tx_amount", w.TxAmount); err != nil {
-		return t, err
+		return err
 	}
 	if t.TimeSeconds, err = intField("tx_time_seconds", w.TxTimeSeconds, false); err != nil {
-		return t, err
+		return err
 	}
 	if t.TimeDays, err = intField("tx_time_days", w.TxTimeDays, false); err != nil {
-		return t, err
+		return err
 	}
-	return t, t.Validate()
+	return t.Validate()
 }
 
 // Label is a fraud verdict that becomes known after the fact (event fraud.label.v1). Terminal
@@ -88,11 +123,11 @@ func LabelOf(t *Transaction) Label {
 }
 
 type labelWire struct {
-	TransactionID json.RawMessage
-	CustomerID    json.RawMessage
-	TerminalID    json.RawMessage
-	TxDatetime    json.RawMessage
-	TxFraud       json.RawMessage
+	TransactionID string
+	CustomerID    string
+	TerminalID    string
+	TxDatetime    string
+	TxFraud       string
 }
 
 func (w *labelWire) fields() []objectField {
@@ -119,7 +154,7 @@ func (l Label) MarshalJSON() ([]byte, error) {
 func DecodeLabelJSON(data []byte) (Label, error) {
 	var w labelWire
 	var l Label
-	if err := decodeObject(data, w.fields()); err != nil {
+	if err := decodeObject(data, string(data), w.fields(), false); err != nil {
 		return l, err
 	}
 	var err error
@@ -132,14 +167,14 @@ func DecodeLabelJSON(data []byte) (Label, error) {
 	if l.TerminalID, err = intField("terminal_id", w.TerminalID, true); err != nil {
 		return l, err
 	}
-	var s string
-	if isAbsent(w.TxDatetime) || json.Unmarshal(w.TxDatetime, &s) != nil {
+	s, ok := unquote(w.TxDatetime)
+	if isAbsent(w.TxDatetime) || !ok {
 		return l, invalid("tx_datetime", "missing or not a string")
 	}
 	if l.Time, err = ParseDatetime(s); err != nil {
 		return l, invalid("tx_datetime", "%v", err)
 	}
-	switch string(bytes.TrimSpace(w.TxFraud)) {
+	switch strings.TrimSpace(w.TxFraud) {
 	case "1", "true":
 		l.Fraud = true
 	case "0", "false":
@@ -154,18 +189,40 @@ func DecodeLabelJSON(data []byte) (Label, error) {
 	return l, nil
 }
 
-func isAbsent(raw json.RawMessage) bool {
-	return len(raw) == 0 || string(raw) == "null"
+func isAbsent(raw string) bool {
+	return len(raw) == 0 || raw == "null"
+}
+
+// unquote is the value of the JSON string raw, as encoding/json reads it; ok is false if raw is
+// no string. Without escapes it is a substring of raw: no copy.
+func unquote(raw string) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	if inner := raw[1 : len(raw)-1]; strings.IndexByte(inner, '\\') < 0 && utf8.ValidString(inner) {
+		return inner, true
+	}
+	return unescape(raw)
+}
+
+// unescape is unquote's slow path, apart so that only it pays the heap string json.Unmarshal
+// needs.
+func unescape(raw string) (string, bool) {
+	var s string
+	if json.Unmarshal([]byte(raw), &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // idField takes a string or an integer.
-func idField(name string, raw json.RawMessage) (string, error) {
+func idField(name string, raw string) (string, error) {
 	if isAbsent(raw) {
 		return "", invalid(name, "missing")
 	}
 	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil || s == "" {
+		s, ok := unquote(raw)
+		if !ok || s == "" {
 			return "", invalid(name, "must be a non-empty string or an integer")
 		}
 		if !validID(raw, s) {
@@ -173,30 +230,32 @@ func idField(name string, raw json.RawMessage) (string, error) {
 		}
 		return s, nil
 	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
+	if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
 		return "", invalid(name, "must be a non-empty string or an integer")
 	}
-	return strconv.FormatInt(n, 10), nil // -0 is 0
+	if raw == "-0" {
+		return "0", nil
+	}
+	return raw, nil // a JSON integer that ParseInt takes is already in FormatInt's form
 }
 
 // numberText returns the text of a JSON number, or of a string holding exactly one (no spaces,
 // signs, underscores, hex, NaN or Inf: "1_000" is not a thousand).
-func numberText(raw json.RawMessage) (string, bool) {
+func numberText(raw string) (string, bool) {
 	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil || !isNumber(s) {
+		s, ok := unquote(raw)
+		if !ok || !isNumber(s) {
 			return "", false
 		}
 		return s, true
 	}
 	if raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9') {
-		return string(raw), true
+		return raw, true
 	}
 	return "", false
 }
 
-func intField(name string, raw json.RawMessage, required bool) (int64, error) {
+func intField(name string, raw string, required bool) (int64, error) {
 	if isAbsent(raw) {
 		if required {
 			return 0, invalid(name, "missing")
@@ -219,7 +278,7 @@ func intField(name string, raw json.RawMessage, required bool) (int64, error) {
 	return n, nil
 }
 
-func floatField(name string, raw json.RawMessage) (float64, error) {
+func floatField(name string, raw string) (float64, error) {
 	if isAbsent(raw) {
 		return 0, invalid(name, "missing")
 	}

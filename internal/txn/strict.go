@@ -4,34 +4,48 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"function/internal/jsonscan"
 )
 
 // objectField is one key a decoder wants from a JSON object, matched exactly (case-sensitive).
+// raw receives the value's JSON text as a substring of the body's text: no copy.
 type objectField struct {
 	name string
-	raw  *json.RawMessage
+	raw  *string
 }
 
 // maxKeyInReason bounds how much of a client's key an error message repeats.
 const maxKeyInReason = 64
+
+// smallObject is how many keys an object may have before the repeated-key check takes a map:
+// transactions have eight or so, and a linear look over them allocates nothing.
+const smallObject = 16
 
 // decodeObject reads one JSON object into fields. Unlike encoding/json it matches keys exactly
 // and refuses a repeated key (encoding/json folds case and lets the last one win, so
 // {"tx_amount":1,"TX_AMOUNT":9000} would score 9000 while a log or a proxy reads 1). A key equal
 // to a wanted one except for case is refused too: it is a mistake, never another field. Other
 // keys are ignored (datasets carry tx_fraud and tx_fraud_scenario).
-func decodeObject(data []byte, fields []objectField) error {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
+//
+// text holds the same bytes as data (one string copy of a whole body serves all its objects), so
+// keys and values are substrings and a plain object costs no allocation. valid says the caller
+// has already checked that data is valid JSON (a batch checks its array once).
+func decodeObject(data []byte, text string, fields []objectField, valid bool) error {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 {
 		return &FieldError{Reason: "empty body"}
 	}
+	start := cap(data) - cap(t) // t is data[start:start+len(t)]
+	trimmed, ttext := t, text[start:start+len(t)]
 	if trimmed[0] != '{' {
 		return &FieldError{Reason: "expected a JSON object"}
 	}
-	if !json.Valid(trimmed) {
+	if !valid && !json.Valid(trimmed) {
 		// json.Valid first: a syntax error is reported at its byte, and the walk below only
 		// ever sees one well-formed object.
 		var v any
@@ -42,31 +56,47 @@ func decodeObject(data []byte, fields []objectField) error {
 		return &FieldError{Reason: "malformed JSON"}
 	}
 	// trimmed is one valid object: walk its top-level members without a second tokenizer.
-	i := skipSpace(trimmed, 1)
-	var seen map[string]struct{}
+	i := jsonscan.SkipSpace(trimmed, 1)
+	var small [smallObject]string
+	seen := small[:0]
+	var many map[string]struct{}
 	for trimmed[i] != '}' {
-		end := stringEnd(trimmed, i)
-		key := string(trimmed[i+1 : end-1])
+		end := jsonscan.StringEnd(trimmed, i)
+		key := ttext[i+1 : end-1]
 		if strings.IndexByte(key, '\\') >= 0 || !utf8.ValidString(key) { // as encoding/json reads it
-			if err := json.Unmarshal(trimmed[i:end], &key); err != nil {
+			var unescaped string // its own variable: taking key's address would move every key to the heap
+			if err := json.Unmarshal(trimmed[i:end], &unescaped); err != nil {
 				return &FieldError{Reason: "malformed JSON"}
 			}
+			key = unescaped
 		}
-		i = skipSpace(trimmed, end)
-		i = skipSpace(trimmed, i+1) // ':'
-		vend := valueEnd(trimmed, i)
-		raw := json.RawMessage(trimmed[i:vend])
-		i = skipSpace(trimmed, vend)
+		i = jsonscan.SkipSpace(trimmed, end)
+		i = jsonscan.SkipSpace(trimmed, i+1) // ':'
+		vend := jsonscan.ValueEnd(trimmed, i)
+		raw := ttext[i:vend]
+		i = jsonscan.SkipSpace(trimmed, vend)
 		if trimmed[i] == ',' {
-			i = skipSpace(trimmed, i+1)
+			i = jsonscan.SkipSpace(trimmed, i+1)
 		}
-		if seen == nil {
-			seen = make(map[string]struct{}, len(fields))
+		dup := false
+		if many == nil {
+			dup = slices.Contains(seen, key)
+			if len(seen) < smallObject {
+				seen = append(seen, key)
+			} else {
+				many = make(map[string]struct{}, 2*smallObject)
+				for _, k := range seen {
+					many[k] = struct{}{}
+				}
+			}
 		}
-		if _, dup := seen[key]; dup {
+		if many != nil {
+			_, dup = many[key]
+			many[key] = struct{}{}
+		}
+		if dup {
 			return &FieldError{Field: fieldName(key, fields), Reason: "duplicate key " + quoteKey(key) + ": each key may appear once"}
 		}
-		seen[key] = struct{}{}
 		matched := false
 		for _, f := range fields {
 			if key == f.name {
@@ -79,65 +109,35 @@ func decodeObject(data []byte, fields []objectField) error {
 		}
 		for _, f := range fields {
 			if strings.EqualFold(key, f.name) {
-				return invalid(f.name, "key %s differs in case: keys are case-sensitive", quoteKey(key))
+				// A copy of the name: were an error to hold fields' own strings, every caller's
+				// field targets would move to the heap.
+				return invalid(strings.Clone(f.name), "key %s differs in case: keys are case-sensitive", quoteKey(key))
 			}
 		}
 	}
 	return nil
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
+// ArrayLen reports whether data, trimmed of white space, is one valid JSON array, and how many
+// elements it has.
+func ArrayLen(data []byte) (n int, ok bool) {
+	if len(data) == 0 || data[0] != '[' || !json.Valid(data) {
+		return 0, false
 	}
-	return i
-}
-
-// stringEnd is the index just past the string starting at b[i] == '"'.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i := jsonscan.SkipSpace(data, 1); data[i] != ']'; n++ {
+		i = jsonscan.SkipSpace(data, jsonscan.ValueEnd(data, i))
+		if data[i] == ',' {
+			i = jsonscan.SkipSpace(data, i+1)
 		}
 	}
-	return i
-}
-
-// valueEnd is the index just past the (valid) value starting at b[i].
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = stringEnd(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return i
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	return i
+	return n, true
 }
 
 // fieldName is the wanted field key names, or "" for a key nobody reads.
 func fieldName(key string, fields []objectField) string {
 	for _, f := range fields {
 		if key == f.name {
-			return f.name
+			return strings.Clone(f.name) // see decodeObject: an error must not hold fields' strings
 		}
 	}
 	return ""
@@ -197,6 +197,6 @@ func isNumber(s string) bool {
 // validID reports whether a decoded string id is exactly what the client sent: encoding/json
 // turns every invalid UTF-8 byte and every lone surrogate escape into U+FFFD, so "a\xff" and
 // "a\xfe" would become one id (and one dedup key). An id holding U+FFFD is refused.
-func validID(raw json.RawMessage, s string) bool {
-	return utf8.Valid(raw) && !strings.ContainsRune(s, utf8.RuneError)
+func validID(raw string, s string) bool {
+	return utf8.ValidString(raw) && !strings.ContainsRune(s, utf8.RuneError)
 }
