@@ -50,11 +50,18 @@ func labelMessage(l *txn.Label) []byte {
 	return b
 }
 
-// ParseLabelSignature decodes a signature as SignLabel writes it: exactly 64 hex digits.
+// ParseLabelSignature decodes a signature as SignLabel writes it: exactly 64 lowercase hex
+// digits. One spelling per signature: hex.Decode alone would also take upper case, so the same
+// signature could arrive under several header values.
 func ParseLabelSignature(s string) ([sha256.Size]byte, error) {
 	var sig [sha256.Size]byte
 	if len(s) != 2*sha256.Size {
 		return sig, fmt.Errorf("%w: %d characters, want %d hex digits", ErrLabelSignature, len(s), 2*sha256.Size)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return sig, fmt.Errorf("%w: not lowercase hex at byte %d", ErrLabelSignature, i)
+		}
 	}
 	if _, err := hex.Decode(sig[:], []byte(s)); err != nil {
 		return sig, fmt.Errorf("%w: not hex", ErrLabelSignature)
