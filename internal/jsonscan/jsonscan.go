@@ -1,6 +1,7 @@
-// Package jsonscan steps over JSON values that are known to be valid (json.Valid said so), the
-// one tokenizer-free walk the decoders of outside input share (transactions, /predict arrays, the
-// Open Inference Protocol's tensors): it finds where a value ends without building anything.
+// Package jsonscan checks JSON (Valid: what encoding/json accepts, about twice as fast) and steps
+// over values it found valid: the one tokenizer-free walk the decoders of outside input share
+// (transactions, /predict arrays, the Open Inference Protocol's tensors). It finds where a value
+// ends without building anything.
 package jsonscan
 
 // SkipSpace is the index of the first byte at or after i that is not JSON white space.

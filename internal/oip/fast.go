@@ -2,7 +2,6 @@ package oip
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"strconv"
 	"unsafe"
@@ -19,9 +18,9 @@ import (
 // encoding/json, which gives every error its message. Whenever ok is true the answer is the one
 // encoding/json's path would give (FuzzDecodeInferFast holds it to that).
 func decodeFast(body []byte, maxRows int) (id string, rows []features.Vector, ok bool) {
-	// No bytes.TrimSpace: it trims Unicode spaces that encoding/json refuses. json.Valid takes
+	// No bytes.TrimSpace: it trims Unicode spaces that encoding/json refuses. jsonscan.Valid takes
 	// exactly JSON's white space around the one value.
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		return "", nil, false
 	}
 	p := walker{b: body}

@@ -45,8 +45,8 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 	if trimmed[0] != '{' {
 		return &FieldError{Reason: "expected a JSON object"}
 	}
-	if !valid && !json.Valid(trimmed) {
-		// json.Valid first: a syntax error is reported at its byte, and the walk below only
+	if !valid && !jsonscan.Valid(trimmed) {
+		// Validity first: a syntax error is reported at its byte, and the walk below only
 		// ever sees one well-formed object.
 		var v any
 		var se *json.SyntaxError
@@ -121,7 +121,7 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 // ArrayLen reports whether data, trimmed of white space, is one valid JSON array, and how many
 // elements it has.
 func ArrayLen(data []byte) (n int, ok bool) {
-	if len(data) == 0 || data[0] != '[' || !json.Valid(data) {
+	if len(data) == 0 || data[0] != '[' || !jsonscan.Valid(data) {
 		return 0, false
 	}
 	for i := jsonscan.SkipSpace(data, 1); data[i] != ']'; n++ {
