@@ -124,3 +124,31 @@ func TestMatchesScikitLearn(t *testing.T) {
 		}
 	}
 }
+
+// TestCardPrecisionCeiling: the ceiling is a perfect ranking's CP@100, so no scoring of the same
+// rows beats it, and a day with fewer compromised cards than k caps it.
+func TestCardPrecisionCeiling(t *testing.T) {
+	var rows []evaluation.Row
+	for c := range int64(300) {
+		// Day 0: cards 0..2 compromised (one fraud each); day 1: cards 100..149.
+		rows = append(rows,
+			evaluation.Row{Customer: c, Day: 0, Fraud: c < 3, Score: float64(c%7) / 7},
+			evaluation.Row{Customer: c, Day: 1, Fraud: c >= 100 && c < 150, Score: float64(c%11) / 11})
+	}
+	r := evaluation.Evaluate(rows)
+	if want := (3.0/100 + 50.0/100) / 2; r.CardPrecisionAt100Ceiling != want {
+		t.Errorf("ceiling = %v, want %v", r.CardPrecisionAt100Ceiling, want)
+	}
+	if r.CardPrecisionAt100 > r.CardPrecisionAt100Ceiling {
+		t.Errorf("CP@100 %v above its ceiling %v", r.CardPrecisionAt100, r.CardPrecisionAt100Ceiling)
+	}
+	for i := range rows {
+		rows[i].Score = 0
+		if rows[i].Fraud {
+			rows[i].Score = 1
+		}
+	}
+	if got := evaluation.Evaluate(rows).CardPrecisionAt100; got != r.CardPrecisionAt100Ceiling {
+		t.Errorf("a perfect ranking's CP@100 = %v, the ceiling says %v", got, r.CardPrecisionAt100Ceiling)
+	}
+}
