@@ -5,6 +5,7 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,15 @@ type Metrics struct {
 	Shed               *prometheus.CounterVec // limit: ShedInFlight or ShedBufferedBytes
 	InFlight           prometheus.Gauge
 	BufferedBytes      prometheus.Gauge
+
+	// current holds the prediction counters of the version SetModel named last, so that a
+	// prediction of that version costs no label lookup.
+	current atomic.Pointer[versionCounters]
+}
+
+type versionCounters struct {
+	version      string
+	fraud, legit prometheus.Counter
 }
 
 // Limit label values of http_requests_shed_total: which bound turned a request away.
@@ -108,17 +118,26 @@ func New(reg prometheus.Registerer, reasons ...string) *Metrics {
 func (m *Metrics) SetModel(name, version string) {
 	m.ModelInfo.Reset()
 	m.ModelInfo.WithLabelValues(name, version).Set(1)
-	m.Predictions.WithLabelValues(version, OutcomeFraud)
-	m.Predictions.WithLabelValues(version, OutcomeLegit)
+	m.current.Store(&versionCounters{version: version,
+		fraud: m.Predictions.WithLabelValues(version, OutcomeFraud),
+		legit: m.Predictions.WithLabelValues(version, OutcomeLegit)})
 }
 
 // ObservePrediction counts one scored transaction.
 func (m *Metrics) ObservePrediction(version string, probability float64, fraud bool, took time.Duration) {
-	outcome := OutcomeLegit
-	if fraud {
-		outcome = OutcomeFraud
+	if c := m.current.Load(); c != nil && c.version == version {
+		if fraud {
+			c.fraud.Inc()
+		} else {
+			c.legit.Inc()
+		}
+	} else {
+		outcome := OutcomeLegit
+		if fraud {
+			outcome = OutcomeFraud
+		}
+		m.Predictions.WithLabelValues(version, outcome).Inc()
 	}
-	m.Predictions.WithLabelValues(version, outcome).Inc()
 	m.FraudProbability.Observe(probability)
 	m.PredictionDuration.Observe(took.Seconds())
 }
@@ -127,7 +146,15 @@ func (m *Metrics) ObservePrediction(version string, probability float64, fraud b
 func (m *Metrics) Error(reason string) { m.Errors.WithLabelValues(reason).Inc() }
 
 // Instrument counts and times h's requests under the fixed route label.
+// The series of the route's most common answers (POST or GET, 200) are looked up on their first
+// request and kept; any other method or code is looked up per request. No series is created
+// before a request has it.
 func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
+	type series struct {
+		ok       prometheus.Counter
+		duration prometheus.Observer
+	}
+	var post, get atomic.Pointer[series]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -137,8 +164,26 @@ func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
 				code = http.StatusOK
 			}
 			method := boundedMethod(r.Method)
-			m.Requests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
-			m.RequestDuration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+			var kept *atomic.Pointer[series]
+			switch {
+			case code != http.StatusOK:
+			case method == http.MethodPost:
+				kept = &post
+			case method == http.MethodGet:
+				kept = &get
+			}
+			if kept == nil {
+				m.Requests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
+				m.RequestDuration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+				return
+			}
+			s := kept.Load()
+			if s == nil {
+				s = &series{m.Requests.WithLabelValues(method, route, "200"), m.RequestDuration.WithLabelValues(method, route)}
+				kept.Store(s)
+			}
+			s.ok.Inc()
+			s.duration.Observe(time.Since(start).Seconds())
 		}()
 		h.ServeHTTP(sw, r)
 	})

@@ -41,6 +41,15 @@ func TestMetricsMove(t *testing.T) {
 	if n := testutil.CollectAndCount(m.ModelInfo); n != 1 {
 		t.Errorf("after a model swap ml_model_info has %d series, want 1", n)
 	}
+	// A prediction of the previous version (scored before the swap) still counts under its own.
+	m.ObservePrediction("v1", 0.9, true, time.Millisecond)
+	m.ObservePrediction("v2", 0.9, true, time.Millisecond)
+	if got := testutil.ToFloat64(m.Predictions.WithLabelValues("v1", OutcomeFraud)); got != 2 {
+		t.Errorf("v1 fraud = %v after the swap, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.Predictions.WithLabelValues("v2", OutcomeFraud)); got != 1 {
+		t.Errorf("v2 fraud = %v, want 1", got)
+	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)
