@@ -180,39 +180,58 @@ func (s *Scorer) ScoreExplained(ctx context.Context, tx *txn.Transaction, mode E
 }
 
 // ScoreBatch scores txs in order into out[:len(txs)], each as ScoreExplained would and all with
-// the model current when the batch began. observe, if not nil, is called after each prediction
-// with the time it took. The tx_datetime texts of the batch share one allocation. At the first
-// failure it returns the failing index and the error (what ScoreExplained would have returned);
-// the transactions before it have been recorded and scored.
+// the model current when the batch began. observe, if not nil, is called for each prediction
+// with the batch's time split evenly over its predictions. The state is read and written row by
+// row (a row sees the ones before it), then the model scores the whole batch at once. The
+// tx_datetime texts of the batch share one allocation. At the first failure it returns the
+// failing index and the error (what ScoreExplained would have returned); the transactions before
+// it have been recorded and scored.
 func (s *Scorer) ScoreBatch(ctx context.Context, txs []txn.Transaction, mode Explain, out []Prediction, observe func(*Prediction, time.Duration)) (int, error) {
 	m := s.model.Load()
-	for i := range txs {
-		if m == nil {
-			if err := txs[i].Validate(); err != nil {
-				return i, err
-			}
-			return i, ErrNoModel
+	if m == nil {
+		if len(txs) == 0 {
+			return 0, nil
 		}
-		start := time.Now()
-		out[i] = Prediction{}
-		if err := s.score(ctx, m, &txs[i], mode, &out[i]); err != nil {
-			return i, err
+		if err := txs[0].Validate(); err != nil {
+			return 0, err
 		}
-		if observe != nil {
-			observe(&out[i], time.Since(start))
+		return 0, ErrNoModel
+	}
+	start := time.Now()
+	b := batchPool.Get().(*batchScratch)
+	defer b.put()
+	vs, ps := b.grow(len(txs))
+	n := 0
+	var err error
+	for ; n < len(txs); n++ {
+		if err = s.record(ctx, &txs[n], &vs[n]); err != nil {
+			break
 		}
 	}
+	m.ProbabilityBatch(vs[:n], ps[:n])
+	for i := range n {
+		s.finish(m, &txs[i], &vs[i], ps[i], mode, &out[i])
+	}
+	if observe != nil && n > 0 {
+		each := time.Since(start) / time.Duration(n)
+		for i := range n {
+			observe(&out[i], each)
+		}
+	}
+	if err != nil {
+		return n, err
+	}
 	// Validate bounds the year to four digits: every text is the layout's length.
-	const n = len(txn.DatetimeLayout)
+	const width = len(txn.DatetimeLayout)
 	var text strings.Builder
-	text.Grow(len(txs) * n)
-	var buf [n]byte
+	text.Grow(len(txs) * width)
+	var buf [width]byte
 	for i := range txs {
 		text.Write(txs[i].Time.UTC().AppendFormat(buf[:0], txn.DatetimeLayout))
 	}
-	if all := text.String(); len(all) == len(txs)*n {
+	if all := text.String(); len(all) == len(txs)*width {
 		for i := range txs {
-			out[i].TxDatetime = all[i*n : (i+1)*n]
+			out[i].TxDatetime = all[i*width : (i+1)*width]
 		}
 	} else {
 		for i := range txs {
@@ -222,8 +241,45 @@ func (s *Scorer) ScoreBatch(ctx context.Context, txs []txn.Transaction, mode Exp
 	return len(txs), nil
 }
 
-// score is ScoreExplained with model m into p, tx_datetime left to the caller.
+// batchScratch holds a batch's feature vectors and probabilities between requests.
+type batchScratch struct {
+	vs []features.Vector
+	ps []float64
+}
+
+// maxPooledBatch is the most rows a pooled batchScratch keeps room for (MAX_BATCH's default
+// fits); a larger batch's room is let go after it.
+const maxPooledBatch = 1000
+
+var batchPool = sync.Pool{New: func() any { return &batchScratch{} }}
+
+func (b *batchScratch) grow(n int) ([]features.Vector, []float64) {
+	if cap(b.vs) < n {
+		b.vs, b.ps = make([]features.Vector, n), make([]float64, n)
+	}
+	return b.vs[:n], b.ps[:n]
+}
+
+func (b *batchScratch) put() {
+	if cap(b.vs) > maxPooledBatch {
+		b.vs, b.ps = nil, nil
+	}
+	batchPool.Put(b)
+}
+
+// score is ScoreExplained with model m into out, tx_datetime left to the caller.
 func (s *Scorer) score(ctx context.Context, m *model.Model, tx *txn.Transaction, mode Explain, out *Prediction) error {
+	var v features.Vector
+	if err := s.record(ctx, tx, &v); err != nil {
+		return err
+	}
+	s.finish(m, tx, &v, m.Probability(&v), mode, out)
+	return nil
+}
+
+// record validates tx, admits its time on the event clock and records it in the feature state,
+// leaving its feature vector in v.
+func (s *Scorer) record(ctx context.Context, tx *txn.Transaction, v *features.Vector) error {
 	if err := tx.Validate(); err != nil {
 		return err
 	}
@@ -233,31 +289,34 @@ func (s *Scorer) score(ctx context.Context, m *model.Model, tx *txn.Transaction,
 	sc := scratchPool.Get().(*scratch)
 	sc.tx = tx
 	err := s.store.Record(ctx, tx, sc.compute)
-	var p float64
-	if err == nil {
-		p = m.Probability(&sc.v)
-		if s.observer != nil {
-			s.observer.Observe(&sc.v, p)
-		}
-	}
-	thr := s.thresholdFor(m)
-	var reasons []model.Reason
-	var all *Explanation
-	if err == nil && mode != ExplainNone && (p >= thr || mode == ExplainAll) {
-		// Only here: an explanation costs about 150 scorings (BenchmarkScoreAndExplain).
-		if x, xerr := m.Explain(&sc.v); xerr == nil {
-			if p >= thr {
-				reasons = x.Top(&sc.v, TopReasons)
-			}
-			if mode == ExplainAll {
-				all = &Explanation{ExpectedValue: x.Expected, Contributions: x.All(&sc.v)}
-			}
-		}
-	}
+	*v = sc.v
 	sc.tx = nil
 	scratchPool.Put(sc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
+}
+
+// finish makes tx's prediction from its vector v and m's probability p: the drift observation,
+// the explanation mode asks for, and the fields.
+func (s *Scorer) finish(m *model.Model, tx *txn.Transaction, v *features.Vector, p float64, mode Explain, out *Prediction) {
+	if s.observer != nil {
+		s.observer.Observe(v, p)
+	}
+	thr := s.thresholdFor(m)
+	var reasons []model.Reason
+	var all *Explanation
+	if mode != ExplainNone && (p >= thr || mode == ExplainAll) {
+		// Only here: an explanation costs about 150 scorings (BenchmarkScoreAndExplain).
+		if x, xerr := m.Explain(v); xerr == nil {
+			if p >= thr {
+				reasons = x.Top(v, TopReasons)
+			}
+			if mode == ExplainAll {
+				all = &Explanation{ExpectedValue: x.Expected, Contributions: x.All(v)}
+			}
+		}
 	}
 	*out = Prediction{
 		Reasons:          reasons,
@@ -273,7 +332,6 @@ func (s *Scorer) score(ctx context.Context, m *model.Model, tx *txn.Transaction,
 		ModelVersion:     m.Meta.Version,
 		ScoredAt:         s.now().UTC(),
 	}
-	return nil
 }
 
 // scratch carries a feature vector and the callback that fills it, reused across calls so that
