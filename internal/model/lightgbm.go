@@ -38,8 +38,13 @@ type node struct {
 // (Booster.save_model). It supports numerical splits with every missing-value mode; categorical
 // splits and linear trees are refused at parse time.
 type Ensemble struct {
-	nodes      []node
-	leaves     []float64
+	nodes  []node
+	leaves []float64
+	// eval, evalValues and evalTrees are the evaluation layout (eval.go) Raw and RawBatch walk;
+	// evalValues[i] is the value of layout node i if it is a leaf (0 for a split).
+	eval       []evalNode
+	evalValues []float64
+	evalTrees  []evalTree
 	leafCounts []float64 // leaf_count, for TreeSHAP
 	roots      []int32
 	features   int
@@ -147,6 +152,9 @@ func ParseLightGBM(data []byte) (*Ensemble, error) {
 			return nil, fmt.Errorf("lightgbm: split on feature %d beyond max_feature_idx %d", n.feature, mfi)
 		}
 	}
+	if err := e.checkEval(); err != nil {
+		return nil, fmt.Errorf("lightgbm: %w", err)
+	}
 	return e, nil
 }
 
@@ -174,6 +182,9 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 	leafBase := int32(len(e.leaves))
 	e.leaves = append(e.leaves, leaves...)
 	if numLeaves == 1 {
+		if err := e.addEvalTree(leaves, nil, nil, nil, nil, nil); err != nil {
+			return err
+		}
 		e.roots = append(e.roots, ^leafBase)
 		e.leafCounts = append(e.leafCounts, 1)
 		e.expected += leaves[0]
@@ -252,6 +263,9 @@ func (e *Ensemble) addTree(kv map[string]string) error {
 		}
 		e.nodes = append(e.nodes, node{threshold: thr[i], count: internalCounts[i], left: l, right: r, feature: uint16(feat[i]),
 			defaultLeft: dt[i]&defaultLeftMask != 0, missing: uint8(dt[i]>>2) & 3})
+	}
+	if err := e.addEvalTree(leaves, feat, thr, dt, left, right); err != nil {
+		return err
 	}
 	e.roots = append(e.roots, nodeBase)
 	return nil
@@ -342,7 +356,11 @@ func (e *Ensemble) Features() int { return e.features }
 func (e *Ensemble) Trees() int { return len(e.roots) }
 
 // Raw is the sum of the trees' outputs (the log-odds) for x, which must hold Features() values.
-func (e *Ensemble) Raw(x []float64) float64 {
+func (e *Ensemble) Raw(x []float64) float64 { return e.raw(x) }
+
+// rawReference is Raw as it was before the evaluation layout, walking the TreeSHAP nodes: the
+// reference the tests and benchmarks compare Raw and RawBatch with, bit for bit.
+func (e *Ensemble) rawReference(x []float64) float64 {
 	sum := 0.0
 	nodes := e.nodes
 	for _, i := range e.roots {
@@ -366,7 +384,8 @@ func (e *Ensemble) Raw(x []float64) float64 {
 	return sum
 }
 
-// goLeft follows LightGBM's NumericalDecision, missing values included.
+// goLeft follows LightGBM's NumericalDecision, missing values included (numericalLeft is the
+// same decision on the evaluation layout's fields).
 func goLeft(n *node, f float64) bool {
 	isNaN := f != f
 	if isNaN && n.missing != missingNaN {
@@ -381,7 +400,21 @@ func goLeft(n *node, f float64) bool {
 
 // Probability is the model's fraud probability for x.
 func (e *Ensemble) Probability(x []float64) float64 {
-	return 1 / (1 + math.Exp(-e.sigmoid*e.Raw(x)))
+	return e.probability(e.Raw(x))
+}
+
+// probability maps a raw score to the probability, LightGBM's sigmoid.
+func (e *Ensemble) probability(raw float64) float64 {
+	return 1 / (1 + math.Exp(-e.sigmoid*raw))
+}
+
+// ProbabilityBatch writes the probability of each of the len(out) rows held back to back in x
+// (Features() values each) into out, as RawBatch does the raw scores.
+func (e *Ensemble) ProbabilityBatch(x, out []float64) {
+	e.RawBatch(x, out)
+	for i, raw := range out {
+		out[i] = e.probability(raw)
+	}
 }
 
 func floats(s string, n int) ([]float64, error) {

@@ -120,9 +120,12 @@ func parseGuarded(t *testing.T, dump string) (*Ensemble, error) {
 	go func() {
 		e, err := ParseLightGBM([]byte(dump))
 		if err == nil {
+			var flat []float64
 			for _, x := range probes(e.Features()) {
 				_ = e.Probability(x)
+				flat = append(flat, x...)
 			}
+			e.RawBatch(flat, make([]float64, len(flat)/e.Features()))
 		}
 		done <- result{e, err}
 	}()
@@ -186,9 +189,19 @@ func FuzzParseLightGBM(f *testing.F) {
 		// Whatever parsed must evaluate, without panicking and without looping: a checked tree
 		// reaches a leaf in at most as many steps as it has splits.
 		phi := make([]float64, e.Features())
+		var flat []float64
 		for _, x := range probes(e.Features()) {
+			flat = append(flat, x...)
+		}
+		batch := make([]float64, len(flat)/e.Features())
+		e.RawBatch(flat, batch)
+		for r, x := range probes(e.Features()) {
 			if p := e.Probability(x); p != p {
 				t.Fatalf("probability NaN for %v", x)
+			}
+			// The evaluation layout scores exactly as the TreeSHAP nodes do.
+			if want := e.rawReference(x); math.Float64bits(e.Raw(x)) != math.Float64bits(want) || math.Float64bits(batch[r]) != math.Float64bits(want) {
+				t.Fatalf("x=%v: Raw %v, RawBatch %v, reference %v", x, e.Raw(x), batch[r], want)
 			}
 			// An explanation either is refused or sums to the raw score.
 			exp, err := e.Contributions(x, phi)

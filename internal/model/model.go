@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"unsafe"
 
 	"function/internal/drift"
 	"function/internal/features"
@@ -129,11 +130,22 @@ func Builtin() (*Model, error) {
 // Probability scores one feature vector.
 func (m *Model) Probability(v *features.Vector) float64 { return m.ensemble.Probability(v[:]) }
 
-// ProbabilityBatch scores rows into out, which must be as long as rows.
+// ProbabilityBatch scores rows into out, which must be at least as long as rows; each score is
+// bit-identical to Probability's. It reads the rows in place, without copying or allocating.
 func (m *Model) ProbabilityBatch(rows []features.Vector, out []float64) {
-	for i := range rows {
-		out[i] = m.ensemble.Probability(rows[i][:])
+	if len(rows) == 0 {
+		return
 	}
+	// A features.Vector is an array of features.Count float64s, so the rows are contiguous.
+	flat := unsafe.Slice(&rows[0][0], len(rows)*features.Count)
+	m.ProbabilityRows(flat, out[:len(rows)])
+}
+
+// ProbabilityRows scores the len(out) rows held back to back in x, features.Count values each,
+// into out; each score is bit-identical to Probability's for its row. It panics when x is
+// shorter than len(out) rows.
+func (m *Model) ProbabilityRows(x []float64, out []float64) {
+	m.ensemble.ProbabilityBatch(x, out)
 }
 
 // Explanation decomposes a score in log-odds (LightGBM's raw score): Expected plus the sum of
