@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 
 	"function/internal/features"
@@ -71,6 +72,45 @@ func simulatedBatches(tb testing.TB, n, rows int) [][]byte {
 		out[i] = append(b, ']')
 	}
 	return out
+}
+
+// batchStream makes /predict array bodies of rows simulated transactions on demand, in the
+// simulator's order, for a benchmark that may send more of them than a pool would hold (the
+// client's CPU is not the server's).
+type batchStream struct {
+	mu   sync.Mutex
+	sim  *simulate.Simulator
+	rows int
+}
+
+func newBatchStream(tb testing.TB, rows int) *batchStream {
+	tb.Helper()
+	cfg := simulate.DefaultConfig(7)
+	cfg.Days = 0
+	sim, err := simulate.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &batchStream{sim: sim, rows: rows}
+}
+
+// next is the next body; nil once the simulator has ended.
+func (s *batchStream) next() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := make([]byte, 1, 200*s.rows)
+	b[0] = '['
+	for r := range s.rows {
+		tx, ok := s.sim.Next()
+		if !ok {
+			return nil
+		}
+		if r > 0 {
+			b = append(b, ',')
+		}
+		b = txn.AppendJSON(b, &tx)
+	}
+	return append(b, ']')
 }
 
 // featureBatch is an OIP infer request of rows feature vectors (FP32, flat data), the shape the

@@ -17,7 +17,6 @@ import (
 // µs/row is a batch's per row.
 func BenchmarkLoopbackCPU(b *testing.B) {
 	single := benchBodies(b, 300_000)
-	batches := simulatedBatches(b, 3000, benchBatchRows)
 	infer := featureBatch(benchBatchRows)
 	// Each transaction is sent once: time moves forward (the event clock refuses the past) and
 	// every id is new to the feature state.
@@ -33,12 +32,22 @@ func BenchmarkLoopbackCPU(b *testing.B) {
 	}
 	for _, tg := range []peers.Target{
 		{Name: "predict", Rows: 1, URL: RoutePredict, Next: from(single)},
-		{Name: "predict_batch100", Rows: benchBatchRows, URL: RoutePredict, Next: from(batches)},
+		{Name: "predict_batch100", Rows: benchBatchRows, URL: RoutePredict, Next: nil}, // a new stream per run
 		{Name: "oip_infer_batch100", Rows: benchBatchRows, URL: RouteOIPInfer, Next: func(int) peers.Request { return peers.Request{Body: infer} }},
 	} {
 		b.Run(tg.Name, func(b *testing.B) {
 			base, pid := serveBinary(b)
 			tg := tg // -count runs this again
+			if tg.Next == nil {
+				stream := newBatchStream(b, benchBatchRows) // each run's server starts a new state and clock
+				tg.Next = func(int) peers.Request {
+					body := stream.next()
+					if body == nil {
+						return peers.Request{Check: func(int, []byte) error { return fmt.Errorf("the simulator ended") }}
+					}
+					return peers.Request{Body: body}
+				}
+			}
 			tg.URL, tg.PID, tg.ContentType = base+tg.URL, pid, "application/json"
 			c := peers.Client(16)
 			defer c.CloseIdleConnections()
