@@ -58,7 +58,7 @@ lint: tools
 
 # Short fuzzing of every decoder of outside input (the seeds also run in test-go): package:target.
 FUZZTIME ?= 10s
-FUZZ_TARGETS := internal/oip:FuzzDecodeInfer internal/scoring:FuzzParseLabelSignature internal/redisstore:FuzzParseInfo internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/txn:FuzzDecodeObject internal/txn:FuzzDecodeJSONReference internal/txn:FuzzDecodeJSONElements internal/txn:FuzzParseDatetime internal/oip:FuzzDecodeInferFast internal/scoring:FuzzAppendJSON internal/jsonscan:FuzzValueEnd internal/jsonscan:FuzzValid internal/events:FuzzReadHTTP \
+FUZZ_TARGETS := internal/oip:FuzzDecodeInfer internal/scoring:FuzzParseLabelSignature internal/redisstore:FuzzParseInfo internal/txn:FuzzParseCSVRow internal/txn:FuzzDecodeJSON internal/txn:FuzzDecodeObject internal/txn:FuzzDecodeJSONReference internal/txn:FuzzDecodeJSONElements internal/txn:FuzzParseDatetime internal/oip:FuzzDecodeInferFast internal/scoring:FuzzAppendJSON internal/jsonscan:FuzzValueEnd internal/jsonscan:FuzzValid internal/jsonscan:FuzzValidArray internal/events:FuzzReadHTTP \
 	function:FuzzPredictBody function:FuzzReadBody internal/kafkaio:FuzzToEvent internal/model:FuzzParseLightGBM internal/model:FuzzParseMetadata internal/drift:FuzzReference \
 	internal/redisstore:FuzzDecode loadgen/profile:FuzzParse internal/registry:FuzzResolve \
 	eventing/dispatcher:FuzzDecodeKafkaSource observability/receiver:FuzzDecode

@@ -12,12 +12,24 @@ func Valid(b []byte) bool {
 	return v.run(b)
 }
 
+// ValidArray is Valid for a b whose value is an array, with the number of its elements, counted
+// in the same pass.
+func ValidArray(b []byte) (n int, ok bool) {
+	var v validator
+	if i := SkipSpace(b, 0); i == len(b) || b[i] != '[' || !v.run(b) {
+		return 0, false
+	}
+	return v.elements, true
+}
+
 // validator keeps the open containers as a bit stack, 1 for an object and 0 for an array: the
 // first 256 levels in small, deeper ones in more.
 type validator struct {
 	small [4]uint64
 	more  []uint64
 	depth int
+	// elements counts the values directly inside a top-level array.
+	elements int
 }
 
 func (v *validator) word(d int) *uint64 {
@@ -57,6 +69,9 @@ func (v *validator) run(b []byte) bool {
 	for {
 		if i >= len(b) {
 			return false
+		}
+		if v.depth == 1 && !v.inObject() {
+			v.elements++
 		}
 		switch c := b[i]; c {
 		case '{':

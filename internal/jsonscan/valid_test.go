@@ -1,6 +1,7 @@
 package jsonscan_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -76,4 +77,25 @@ func BenchmarkValid(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzValidArray: ValidArray accepts what encoding/json finds to be one array, and counts the
+// elements encoding/json decodes from it.
+func FuzzValidArray(f *testing.F) {
+	for _, s := range append(validCases, `[1,[2,3],{"a":[4]},"x"]`, ` [ ] `, `[[],[]]`, `[{}]`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, ok := jsonscan.ValidArray(data)
+		var elems []json.RawMessage
+		// null decodes into a slice too: an array starts with '['.
+		trimmed := bytes.TrimLeft(data, " \t\r\n")
+		isArray := len(trimmed) > 0 && trimmed[0] == '[' && json.Valid(data) && json.Unmarshal(data, &elems) == nil
+		if ok != isArray {
+			t.Fatalf("ValidArray(%q) ok = %v, encoding/json: an array = %v", data, ok, isArray)
+		}
+		if ok && n != len(elems) {
+			t.Fatalf("ValidArray(%q) = %d elements, encoding/json decodes %d", data, n, len(elems))
+		}
+	})
 }

@@ -181,7 +181,7 @@ func (s *Scorer) ScoreExplained(ctx context.Context, tx *txn.Transaction, mode E
 
 // ScoreBatch scores txs in order into out[:len(txs)], each as ScoreExplained would and all with
 // the model current when the batch began. observe, if not nil, is called for each prediction
-// with the batch's time split evenly over its predictions. The state is read and written row by
+// with the batch's time split evenly over its predictions; they share one scored_at. The state is read and written row by
 // row (a row sees the ones before it), then the model scores the whole batch at once. The
 // tx_datetime texts of the batch share one allocation. At the first failure it returns the
 // failing index and the error (what ScoreExplained would have returned); the transactions before
@@ -209,8 +209,9 @@ func (s *Scorer) ScoreBatch(ctx context.Context, txs []txn.Transaction, mode Exp
 		}
 	}
 	m.ProbabilityBatch(vs[:n], ps[:n])
+	scored := s.now().UTC() // one scored_at for the batch
 	for i := range n {
-		s.finish(m, &txs[i], &vs[i], ps[i], mode, &out[i])
+		s.finish(m, &txs[i], &vs[i], ps[i], mode, scored, &out[i])
 	}
 	if observe != nil && n > 0 {
 		each := time.Since(start) / time.Duration(n)
@@ -273,7 +274,7 @@ func (s *Scorer) score(ctx context.Context, m *model.Model, tx *txn.Transaction,
 	if err := s.record(ctx, tx, &v); err != nil {
 		return err
 	}
-	s.finish(m, tx, &v, m.Probability(&v), mode, out)
+	s.finish(m, tx, &v, m.Probability(&v), mode, s.now().UTC(), out)
 	return nil
 }
 
@@ -298,9 +299,9 @@ func (s *Scorer) record(ctx context.Context, tx *txn.Transaction, v *features.Ve
 	return nil
 }
 
-// finish makes tx's prediction from its vector v and m's probability p: the drift observation,
-// the explanation mode asks for, and the fields.
-func (s *Scorer) finish(m *model.Model, tx *txn.Transaction, v *features.Vector, p float64, mode Explain, out *Prediction) {
+// finish makes tx's prediction, scored at scored, from its vector v and m's probability p: the
+// drift observation, the explanation mode asks for, and the fields.
+func (s *Scorer) finish(m *model.Model, tx *txn.Transaction, v *features.Vector, p float64, mode Explain, scored time.Time, out *Prediction) {
 	if s.observer != nil {
 		s.observer.Observe(v, p)
 	}
@@ -330,7 +331,7 @@ func (s *Scorer) finish(m *model.Model, tx *txn.Transaction, v *features.Vector,
 		Threshold:        thr,
 		ModelName:        m.Meta.Name,
 		ModelVersion:     m.Meta.Version,
-		ScoredAt:         s.now().UTC(),
+		ScoredAt:         scored,
 	}
 }
 

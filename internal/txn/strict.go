@@ -121,16 +121,10 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 // ArrayLen reports whether data, trimmed of white space, is one valid JSON array, and how many
 // elements it has.
 func ArrayLen(data []byte) (n int, ok bool) {
-	if len(data) == 0 || data[0] != '[' || !jsonscan.Valid(data) {
+	if len(data) == 0 || data[0] != '[' {
 		return 0, false
 	}
-	for i := jsonscan.SkipSpace(data, 1); data[i] != ']'; n++ {
-		i = jsonscan.SkipSpace(data, jsonscan.ValueEnd(data, i))
-		if data[i] == ',' {
-			i = jsonscan.SkipSpace(data, i+1)
-		}
-	}
-	return n, true
+	return jsonscan.ValidArray(data)
 }
 
 // fieldName is the wanted field key names, or "" for a key nobody reads.
