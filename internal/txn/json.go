@@ -36,7 +36,7 @@ func (w *wire) fields() [8]objectField {
 // ErrInvalid and, where one field is at fault, is a *FieldError naming it.
 func DecodeJSON(data []byte) (Transaction, error) {
 	var t Transaction
-	return t, decodeTransaction(data, string(data), false, &t)
+	return t, decodeTransaction(data, &t)
 }
 
 // DecodeJSONElements decodes the elements of data, a JSON array that ArrayLen found valid, into
@@ -47,12 +47,20 @@ func DecodeJSONElements(data []byte, dst []Transaction) (int, error) {
 	text := string(data)
 	n := 0
 	for i := jsonscan.SkipSpace(data, 1); data[i] != ']'; n++ {
-		end := jsonscan.ValueEnd(data, i)
 		if n >= len(dst) {
 			return n, &FieldError{Reason: "more elements than counted"}
 		}
+		if data[i] != '{' {
+			return n, &FieldError{Reason: "expected a JSON object"}
+		}
 		dst[n] = Transaction{}
-		if err := decodeTransaction(data[i:end:end], text[i:end], true, &dst[n]); err != nil {
+		var w wire
+		f := w.fields()
+		end, err := walkObject(data, text, i, f[:])
+		if err == nil {
+			err = w.transaction(&dst[n])
+		}
+		if err != nil {
 			return n, err
 		}
 		i = jsonscan.SkipSpace(data, end)
@@ -63,14 +71,18 @@ func DecodeJSONElements(data []byte, dst []Transaction) (int, error) {
 	return n, nil
 }
 
-// decodeTransaction is DecodeJSON on data, whose bytes text holds too; valid says data is known
-// to be valid JSON.
-func decodeTransaction(data []byte, text string, valid bool, t *Transaction) error {
+// decodeTransaction is DecodeJSON into t.
+func decodeTransaction(data []byte, t *Transaction) error {
 	var w wire
 	f := w.fields()
-	if err := decodeObject(data, text, f[:], valid); err != nil {
+	if err := decodeObject(data, string(data), f[:]); err != nil {
 		return err
 	}
+	return w.transaction(t)
+}
+
+// transaction checks the fields decodeObject found and sets t from them.
+func (w *wire) transaction(t *Transaction) error {
 	id := w.TransactionID
 	if isAbsent(id) {
 		id = w.TranactionID
@@ -154,7 +166,7 @@ func (l Label) MarshalJSON() ([]byte, error) {
 func DecodeLabelJSON(data []byte) (Label, error) {
 	var w labelWire
 	var l Label
-	if err := decodeObject(data, string(data), w.fields(), false); err != nil {
+	if err := decodeObject(data, string(data), w.fields()); err != nil {
 		return l, err
 	}
 	var err error

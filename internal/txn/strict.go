@@ -33,9 +33,9 @@ const smallObject = 16
 // keys are ignored (datasets carry tx_fraud and tx_fraud_scenario).
 //
 // text holds the same bytes as data (one string copy of a whole body serves all its objects), so
-// keys and values are substrings and a plain object costs no allocation. valid says the caller
-// has already checked that data is valid JSON (a batch checks its array once).
-func decodeObject(data []byte, text string, fields []objectField, valid bool) error {
+// keys and values are substrings and a plain object costs no allocation. A batch checks its
+// array once and walks each element with walkObject.
+func decodeObject(data []byte, text string, fields []objectField) error {
 	t := bytes.TrimSpace(data)
 	if len(t) == 0 {
 		return &FieldError{Reason: "empty body"}
@@ -45,7 +45,7 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 	if trimmed[0] != '{' {
 		return &FieldError{Reason: "expected a JSON object"}
 	}
-	if !valid && !jsonscan.Valid(trimmed) {
+	if !jsonscan.Valid(trimmed) {
 		// Validity first: a syntax error is reported at its byte, and the walk below only
 		// ever sees one well-formed object.
 		var v any
@@ -55,8 +55,16 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 		}
 		return &FieldError{Reason: "malformed JSON"}
 	}
-	// trimmed is one valid object: walk its top-level members without a second tokenizer.
-	i := jsonscan.SkipSpace(trimmed, 1)
+	_, err := walkObject(trimmed, ttext, 0, fields)
+	return err
+}
+
+// walkObject reads the top-level members of the valid object at b[i] == '{' (text holds the
+// same bytes) into fields, with decodeObject's rules, without a second tokenizer. It returns the
+// index just past the object.
+func walkObject(b []byte, text string, i int, fields []objectField) (int, error) {
+	trimmed, ttext := b, text
+	i = jsonscan.SkipSpace(trimmed, i+1)
 	var small [smallObject]string
 	seen := small[:0]
 	var many map[string]struct{}
@@ -66,7 +74,7 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 		if strings.IndexByte(key, '\\') >= 0 || !utf8.ValidString(key) { // as encoding/json reads it
 			var unescaped string // its own variable: taking key's address would move every key to the heap
 			if err := json.Unmarshal(trimmed[i:end], &unescaped); err != nil {
-				return &FieldError{Reason: "malformed JSON"}
+				return i, &FieldError{Reason: "malformed JSON"}
 			}
 			key = unescaped
 		}
@@ -95,7 +103,7 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 			many[key] = struct{}{}
 		}
 		if dup {
-			return &FieldError{Field: fieldName(key, fields), Reason: "duplicate key " + quoteKey(key) + ": each key may appear once"}
+			return i, &FieldError{Field: fieldName(key, fields), Reason: "duplicate key " + quoteKey(key) + ": each key may appear once"}
 		}
 		matched := false
 		for _, f := range fields {
@@ -111,11 +119,11 @@ func decodeObject(data []byte, text string, fields []objectField, valid bool) er
 			if strings.EqualFold(key, f.name) {
 				// A copy of the name: were an error to hold fields' own strings, every caller's
 				// field targets would move to the heap.
-				return invalid(strings.Clone(f.name), "key %s differs in case: keys are case-sensitive", quoteKey(key))
+				return i, invalid(strings.Clone(f.name), "key %s differs in case: keys are case-sensitive", quoteKey(key))
 			}
 		}
 	}
-	return nil
+	return i + 1, nil
 }
 
 // ArrayLen reports whether data, trimmed of white space, is one valid JSON array, and how many

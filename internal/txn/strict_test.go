@@ -87,5 +87,5 @@ func FuzzDecodeObject(f *testing.F) {
 }
 
 func decodeBytes(data []byte, fields []objectField) error {
-	return decodeObject(data, string(data), fields, false)
+	return decodeObject(data, string(data), fields)
 }
