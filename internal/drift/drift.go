@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 
 	"function/internal/features"
 )
@@ -27,7 +26,17 @@ func (h *Histogram) Bin(x float64) int {
 	if x != x {
 		return 0
 	}
-	return sort.SearchFloat64s(h.Edges, x)
+	// sort.SearchFloat64s's answer (the first edge >= x) without its per-step closure call.
+	lo, hi := 0, len(h.Edges)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if h.Edges[m] < x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // Bins is the number of bins.

@@ -3,6 +3,7 @@ package drift_test
 import (
 	"encoding/json"
 	"math"
+	"sort"
 	"strings"
 	"testing"
 
@@ -259,4 +260,22 @@ func FuzzReference(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBinIsSearchFloat64s: Bin answers what sort.SearchFloat64s does (the first edge >= x), at,
+// between, below and above the edges.
+func TestBinIsSearchFloat64s(t *testing.T) {
+	for _, edges := range [][]float64{{0.5}, {-1, 0, 1}, {1, 2, 3, 4, 5, 6, 7, 8}, {0.001, 0.01, 0.1, 1, 10, 100, 1000}} {
+		h := drift.Histogram{Edges: edges}
+		var xs []float64
+		for _, e := range edges {
+			xs = append(xs, e, math.Nextafter(e, math.Inf(-1)), math.Nextafter(e, math.Inf(1)))
+		}
+		xs = append(xs, math.Inf(-1), math.Inf(1), -1e9, 1e9, 0)
+		for _, x := range xs {
+			if got, want := h.Bin(x), sort.SearchFloat64s(edges, x); got != want {
+				t.Errorf("edges %v: Bin(%v) = %d, sort.SearchFloat64s says %d", edges, x, got, want)
+			}
+		}
+	}
 }
