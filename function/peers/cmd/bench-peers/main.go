@@ -43,6 +43,9 @@ import (
 
 const batchRows = 100
 
+// bareName is the bare net/http handler's row in the table.
+const bareName = "net/http ceiling"
+
 type options struct {
 	fn, modelTxt, work                string
 	fastapi, mlserver, mlflow, source string
@@ -52,16 +55,41 @@ type options struct {
 }
 
 // bareEnv makes this binary the net/http ceiling: a handler that reads the body and answers a
-// constant prediction-sized JSON, measured beside the others as the floor of any Go server here.
+// constant JSON of a prediction's size (on /) or of a 100-row OIP infer reply's (on /batch),
+// measured beside the others as the floor of any Go server here.
 const bareEnv = "BENCH_PEERS_BARE_ADDR"
 
 func serveBare(addr string) error {
-	reply := []byte(`{"transaction_id":"1","customer_id":596,"terminal_id":3156,"tx_datetime":"2018-04-01 00:00:31","tx_amount":57.16,"fraud_probability":0.01,"is_fraud":false,"threshold":0.5,"model_name":"fraud-detector","model_version":"bootstrap","scored_at":"2026-11-26T12:00:00Z"}` + "\n")
+	single := []byte(`{"transaction_id":"1","customer_id":596,"terminal_id":3156,"tx_datetime":"2018-04-01 00:00:31","tx_amount":57.16,"fraud_probability":0.01,"is_fraud":false,"threshold":0.5,"model_name":"fraud-detector","model_version":"bootstrap","scored_at":"2026-11-26T12:00:00Z"}` + "\n")
+	batch := bareBatchReply(batchRows)
 	return http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(reply)
+		if r.URL.Path == "/batch" {
+			_, _ = w.Write(batch)
+			return
+		}
+		_, _ = w.Write(single)
 	}))
+}
+
+// bareBatchReply is an OIP infer reply of rows probabilities and decisions, as long as ours.
+func bareBatchReply(rows int) []byte {
+	b := []byte(`{"model_name":"fraud-detector","model_version":"bootstrap","id":"bench","outputs":[{"name":"fraud_probability","datatype":"FP64","shape":[` + strconv.Itoa(rows) + `],"data":[`)
+	for i := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, 0.0123456789012345+float64(i)*1e-6, 'g', -1, 64)
+	}
+	b = append(b, `]},{"name":"is_fraud","datatype":"BOOL","shape":[`+strconv.Itoa(rows)+`],"data":[`...)
+	for i := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "false"...)
+	}
+	return append(b, "]}]}\n"...)
 }
 
 func main() {
@@ -371,6 +399,12 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	var alone modelAlone
+	if o.fastapi != "" {
+		if alone, err = measureModelAlone(m, fx, o, source, modelTxt); err != nil {
+			return err
+		}
+	}
 	oip1, oip100 := fx.oipBodies(1), fx.oipBodies(batchRows)
 	mlf1, mlf100 := fx.mlflowBodies(1), fx.mlflowBodies(batchRows)
 	cfg := simulate.DefaultConfig(5)
@@ -421,13 +455,14 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	bare, err := start("net/http ceiling", runtime.Version(), o.work, nil, "/", func(port int) []string {
+	bare, err := start(bareName, runtime.Version(), o.work, nil, "/", func(port int) []string {
 		return []string{"env", bareEnv + "=127.0.0.1:" + strconv.Itoa(port), self}
 	})
 	if err != nil {
 		return err
 	}
 	add(bare, "single", "/", "application/json", 1, true, func(int) peers.Request { return peers.Request{Body: oip1[0].b} })
+	add(bare, "batch100", "/batch", "application/json", batchRows, true, func(int) peers.Request { return peers.Request{Body: oip100[0].b} })
 	add(ours, "single", "/predict", "application/json", 1, true, func(int) peers.Request {
 		b, ids := txs.next(1)
 		return peers.Request{Body: b, Check: predictCheck(ids)}
@@ -515,8 +550,54 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	report(o, tgs)
+	report(o, tgs, alone)
 	return nil
+}
+
+// modelAlone is the model's CPU per row on batchRows-row batches of the fixture, in process and
+// on one thread, with no HTTP or JSON: LightGBM's own Booster.predict (in the FastAPI peer's
+// venv, through lightgbm_cost.py) and ours (Model.ProbabilityBatch), measured one after the
+// other before any server starts.
+type modelAlone struct{ lightgbm, ours time.Duration }
+
+func measureModelAlone(m *model.Model, fx *fixture, o options, source, modelTxt string) (modelAlone, error) {
+	var csv []byte
+	for i := range fx.vecs {
+		csv = append(appendRow(csv, &fx.vecs[i]), '\n')
+	}
+	rows := filepath.Join(o.work, "rows.csv")
+	if err := os.WriteFile(rows, csv, 0o644); err != nil {
+		return modelAlone{}, err
+	}
+	cmd := exec.Command(filepath.Join(o.fastapi, "bin", "python"), filepath.Join(source, "lightgbm_cost.py"), modelTxt, rows, strconv.Itoa(batchRows))
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return modelAlone{}, fmt.Errorf("lightgbm_cost.py: %v: %s", err, out)
+	}
+	ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		return modelAlone{}, fmt.Errorf("lightgbm_cost.py printed %q", out)
+	}
+	probs := make([]float64, batchRows)
+	n := 0
+	cpu0, wall0 := processCPU(), time.Now()
+	for time.Since(wall0) < time.Second {
+		for at := 0; at+batchRows <= len(fx.vecs); at += batchRows {
+			m.ProbabilityBatch(fx.vecs[at:at+batchRows], probs)
+			n += batchRows
+		}
+	}
+	return modelAlone{lightgbm: time.Duration(ns), ours: (processCPU() - cpu0) / time.Duration(n)}, nil
+}
+
+// processCPU is this process's user and system CPU so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func writeMLServer(dir, modelTxt string) error {
@@ -566,7 +647,7 @@ func statsOf(tg *target) stats {
 	}
 }
 
-func report(o options, tgs []*target) {
+func report(o options, tgs []*target, alone modelAlone) {
 	host, _ := os.Hostname()
 	fmt.Printf("\nbench-peers %s, %s, %d cores (GOMAXPROCS %d), host %s; %d alternating rounds of %v at saturation (%d keep-alive clients), medians; fixed rate: %d single / %d batch req/s for %v\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), host,
@@ -581,12 +662,16 @@ func report(o options, tgs []*target) {
 	}
 	// Ours: /predict for single rows (features and model), OIP infer for batches (the model
 	// alone, as the peers). The fastest peer is the one with the least CPU per single request.
-	var oursSingle, oursBatch stats
+	var oursSingle, oursBatch, bareSingle, bareBatch stats
 	var fastest string
 	var peerSingle, peerBatch stats
 	for _, tg := range tgs {
 		s := statsOf(tg)
 		switch {
+		case tg.server.Name == bareName && tg.kind == "single":
+			bareSingle = s
+		case tg.server.Name == bareName:
+			bareBatch = s
 		case tg.ours && tg.kind == "single" && tg.route == "/predict":
 			oursSingle = s
 		case tg.ours && tg.kind == "batch100" && strings.HasPrefix(tg.route, "/v2/"):
@@ -604,7 +689,15 @@ func report(o options, tgs []*target) {
 		fmt.Println("\nbench-peers: no peer ran")
 		return
 	}
-	fmt.Printf("\nbench-peers: fastest_peer=%s single_cpu_ratio=%.1f batch_rows_per_core_ratio=%.1f\n",
+	if alone.ours > 0 {
+		fmt.Printf("\nbench-peers model alone (%d-row batches, in process, one thread, CPU per row): lightgbm Booster.predict %d ns, ours %d ns (%.1fx)",
+			batchRows, alone.lightgbm.Nanoseconds(), alone.ours.Nanoseconds(), float64(alone.lightgbm)/float64(alone.ours))
+	}
+	// The most any net/http server could show here: the bare handler's ratios, which decode,
+	// score and encode nothing.
+	fmt.Printf("\nbench-peers ceiling (the bare net/http handler in ours' place): single_cpu_ratio=%.1f batch_rows_per_core_ratio=%.1f\n",
+		peerSingle.cpuUS/bareSingle.cpuUS, bareBatch.rowsPerCore/peerBatch.rowsPerCore)
+	fmt.Printf("bench-peers: fastest_peer=%s single_cpu_ratio=%.1f batch_rows_per_core_ratio=%.1f\n",
 		fastest, peerSingle.cpuUS/oursSingle.cpuUS, oursBatch.rowsPerCore/peerBatch.rowsPerCore)
 }
 
