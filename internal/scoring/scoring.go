@@ -201,13 +201,16 @@ func (s *Scorer) ScoreBatch(ctx context.Context, txs []txn.Transaction, mode Exp
 	b := batchPool.Get().(*batchScratch)
 	defer b.put()
 	vs, ps := b.grow(len(txs))
+	sc := scratchPool.Get().(*scratch)
 	n := 0
 	var err error
 	for ; n < len(txs); n++ {
-		if err = s.record(ctx, &txs[n], &vs[n]); err != nil {
+		if err = s.record(ctx, &txs[n], sc); err != nil {
 			break
 		}
+		vs[n] = sc.v
 	}
+	scratchPool.Put(sc)
 	m.ProbabilityBatch(vs[:n], ps[:n])
 	scored := s.now().UTC() // one scored_at for the batch
 	for i := range n {
@@ -270,29 +273,27 @@ func (b *batchScratch) put() {
 
 // score is ScoreExplained with model m into out, tx_datetime left to the caller.
 func (s *Scorer) score(ctx context.Context, m *model.Model, tx *txn.Transaction, mode Explain, out *Prediction) error {
-	var v features.Vector
-	if err := s.record(ctx, tx, &v); err != nil {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	if err := s.record(ctx, tx, sc); err != nil {
 		return err
 	}
-	s.finish(m, tx, &v, m.Probability(&v), mode, s.now().UTC(), out)
+	s.finish(m, tx, &sc.v, m.Probability(&sc.v), mode, s.now().UTC(), out)
 	return nil
 }
 
 // record validates tx, admits its time on the event clock and records it in the feature state,
-// leaving its feature vector in v.
-func (s *Scorer) record(ctx context.Context, tx *txn.Transaction, v *features.Vector) error {
+// leaving its feature vector in sc.v.
+func (s *Scorer) record(ctx context.Context, tx *txn.Transaction, sc *scratch) error {
 	if err := tx.Validate(); err != nil {
 		return err
 	}
 	if err := s.clock.AdmitTransaction(tx.Time); err != nil {
 		return err
 	}
-	sc := scratchPool.Get().(*scratch)
 	sc.tx = tx
 	err := s.store.Record(ctx, tx, sc.compute)
-	*v = sc.v
 	sc.tx = nil
-	scratchPool.Put(sc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
