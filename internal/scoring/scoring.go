@@ -231,7 +231,7 @@ func (s *Scorer) ScoreBatch(ctx context.Context, txs []txn.Transaction, mode Exp
 	text.Grow(len(txs) * width)
 	var buf [width]byte
 	for i := range txs {
-		text.Write(txs[i].Time.UTC().AppendFormat(buf[:0], txn.DatetimeLayout))
+		text.Write(txn.AppendDatetime(buf[:0], txs[i].Time))
 	}
 	if all := text.String(); len(all) == len(txs)*width {
 		for i := range txs {

@@ -16,7 +16,7 @@ const CSVHeader = "# tranaction_id | tx_datetime | customer_id | terminal_id | t
 func AppendCSV(b []byte, t *Transaction) []byte {
 	b = append(b, t.ID...)
 	b = append(b, ',')
-	b = t.Time.UTC().AppendFormat(b, DatetimeLayout)
+	b = AppendDatetime(b, t.Time)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, t.CustomerID, 10)
 	b = append(b, ',')
@@ -41,7 +41,7 @@ func AppendJSON(b []byte, t *Transaction) []byte {
 	b = append(b, `{"transaction_id":`...)
 	b = appendJSONString(b, t.ID)
 	b = append(b, `,"tx_datetime":"`...)
-	b = t.Time.UTC().AppendFormat(b, DatetimeLayout)
+	b = AppendDatetime(b, t.Time)
 	b = append(b, `","customer_id":`...)
 	b = strconv.AppendInt(b, t.CustomerID, 10)
 	b = append(b, `,"terminal_id":`...)
