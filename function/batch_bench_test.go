@@ -50,26 +50,12 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 // time order (the event clock follows the stream).
 func simulatedBatches(tb testing.TB, n, rows int) [][]byte {
 	tb.Helper()
-	cfg := simulate.DefaultConfig(7)
-	cfg.Days = 0
-	sim, err := simulate.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	stream := newBatchStream(tb, rows)
 	out := make([][]byte, n)
 	for i := range out {
-		b := []byte{'['}
-		for r := range rows {
-			tx, ok := sim.Next()
-			if !ok {
-				tb.Fatal("simulator ended")
-			}
-			if r > 0 {
-				b = append(b, ',')
-			}
-			b = txn.AppendJSON(b, &tx)
+		if out[i] = stream.next(); out[i] == nil {
+			tb.Fatal("simulator ended")
 		}
-		out[i] = append(b, ']')
 	}
 	return out
 }

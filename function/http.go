@@ -279,7 +279,7 @@ func (f *Function) servePredict(w http.ResponseWriter, r *http.Request, b *budge
 }
 
 // writePredictions answers with the predictions as encoding/json would write them (an array, or
-// the one object), from one buffer and without reflection (scoring.AppendJSON).
+// the one object), from one buffer and without reflection (scoring.AppendJSONs).
 func writePredictions(w http.ResponseWriter, preds []scoring.Prediction, array bool) {
 	buf := replyBuffers.Get().(*[]byte)
 	defer replyBuffers.Put(buf)
@@ -287,15 +287,10 @@ func writePredictions(w http.ResponseWriter, preds []scoring.Prediction, array b
 	if array {
 		b = append(b, '[')
 	}
-	var err error
-	for i := range preds {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if b, err = scoring.AppendJSON(b, &preds[i]); err != nil {
-			writeJSON(w, http.StatusInternalServerError, json.RawMessage(`{"error":"internal error","reason":"internal"}`))
-			return
-		}
+	b, err := scoring.AppendJSONs(b, preds)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, json.RawMessage(`{"error":"internal error","reason":"internal"}`))
+		return
 	}
 	if array {
 		b = append(b, ']')

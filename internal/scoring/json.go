@@ -18,6 +18,53 @@ var ErrNotFinite = errors.New("scoring: a prediction holds a NaN or an infinity"
 // forms, HTML-safe escapes, omitted empty reasons), without reflection or allocation: the /predict
 // reply of a batch is one buffer.
 func AppendJSON(b []byte, p *Prediction) ([]byte, error) {
+	b = appendHead(b, p)
+	b, err := appendShared(b, p)
+	if err != nil {
+		return b, err
+	}
+	return appendRest(b, p)
+}
+
+// AppendJSONs appends preds as AppendJSON would each, separated by commas (a /predict array's
+// elements). The fields from threshold to scored_at, which the predictions of a batch share,
+// are encoded once and copied while they stay the same.
+func AppendJSONs(b []byte, preds []Prediction) ([]byte, error) {
+	var buf [160]byte
+	shared := buf[:0]
+	var last *Prediction
+	for i := range preds {
+		p := &preds[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendHead(b, p)
+		if last != nil && sameShared(last, p) {
+			b = append(b, shared...)
+		} else {
+			start := len(b)
+			var err error
+			if b, err = appendShared(b, p); err != nil {
+				return b, err
+			}
+			shared, last = append(shared[:0], b[start:]...), p
+		}
+		var err error
+		if b, err = appendRest(b, p); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// sameShared reports whether a and b encode the same fields from threshold to scored_at.
+func sameShared(a, b *Prediction) bool {
+	return math.Float64bits(a.Threshold) == math.Float64bits(b.Threshold) && a.ModelName == b.ModelName &&
+		a.ModelVersion == b.ModelVersion && a.ScoredAt.Equal(b.ScoredAt) && a.ScoredAt.Location() == b.ScoredAt.Location()
+}
+
+// appendHead appends a prediction's fields up to is_fraud, the opening brace included.
+func appendHead(b []byte, p *Prediction) []byte {
 	b = append(b, `{"transaction_id":`...)
 	b = appendString(b, p.TransactionID)
 	b = append(b, `,"customer_id":`...)
@@ -32,6 +79,11 @@ func AppendJSON(b []byte, p *Prediction) ([]byte, error) {
 	b = appendFloat(b, p.FraudProbability)
 	b = append(b, `,"is_fraud":`...)
 	b = strconv.AppendBool(b, p.IsFraud)
+	return b
+}
+
+// appendShared appends the fields from threshold to scored_at.
+func appendShared(b []byte, p *Prediction) ([]byte, error) {
 	b = append(b, `,"threshold":`...)
 	b = appendFloat(b, p.Threshold)
 	b = append(b, `,"model_name":`...)
@@ -45,6 +97,12 @@ func AppendJSON(b []byte, p *Prediction) ([]byte, error) {
 	b = append(b, '"')
 	b = p.ScoredAt.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
+	return b, nil
+}
+
+// appendRest appends the reasons, the explanation and the closing brace, and checks that p is
+// finite.
+func appendRest(b []byte, p *Prediction) ([]byte, error) {
 	if len(p.Reasons) > 0 {
 		b = append(b, `,"reasons":`...)
 		b = appendReasons(b, p.Reasons)

@@ -39,12 +39,57 @@ func FuzzAppendJSON(f *testing.F) {
 			if !errors.Is(err, scoring.ErrNotFinite) {
 				t.Fatalf("%+v: encoding/json refuses (%v), AppendJSON says %v", p, wantErr, err)
 			}
-			return
-		}
-		if err != nil || !bytes.Equal(got, want) {
+		} else if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%+v:\n got %s (%v)\nwant %s", p, got, err, want)
 		}
+		// A batch: p, then p with one shared field changed as shape says, then p again.
+		q := p
+		switch shape / 4 % 4 {
+		case 0:
+			q.Threshold = math.Nextafter(q.Threshold, 2)
+		case 1:
+			q.ModelVersion += "x"
+		case 2:
+			q.ScoredAt = q.ScoredAt.Add(time.Nanosecond)
+		case 3:
+			q.ScoredAt = q.ScoredAt.In(time.FixedZone("plus1", 3600))
+		}
+		batch := []scoring.Prediction{p, p, q, p}
+		var joined []byte
+		var batchErr error
+		for i := range batch {
+			one, err := json.Marshal(&batch[i])
+			if err != nil {
+				batchErr = err
+				break
+			}
+			if i > 0 {
+				joined = append(joined, ',')
+			}
+			joined = append(joined, one...)
+		}
+		gotBatch, err := scoring.AppendJSONs(nil, batch)
+		if batchErr != nil {
+			if !errors.Is(err, scoring.ErrNotFinite) {
+				t.Fatalf("batch %+v: encoding/json refuses (%v), AppendJSONs says %v", batch, batchErr, err)
+			}
+			return
+		}
+		if err != nil || !bytes.Equal(gotBatch, joined) {
+			t.Fatalf("batch of %+v and %+v:\n got %s (%v)\nwant %s", p, q, gotBatch, err, joined)
+		}
 	})
+}
+
+func TestAppendJSONsAllocates(t *testing.T) {
+	p := scoring.Prediction{TransactionID: "tx-1", TxDatetime: "2018-04-01 00:00:31", TxAmount: 57.16, FraudProbability: 0.0123,
+		Threshold: 0.46, ModelName: "fraud-detector", ModelVersion: "v1", ScoredAt: time.Now()}
+	preds := []scoring.Prediction{p, p, p}
+	preds[1].ModelVersion = "v2"
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf, _ = scoring.AppendJSONs(buf[:0], preds) }); n != 0 {
+		t.Errorf("%v allocations per batch, want 0", n)
+	}
 }
 
 func TestAppendJSONAllocates(t *testing.T) {
