@@ -20,7 +20,7 @@ const (
 	// hops and syscalls; perf, config/SIZING.md), not the scoring (4.5 us in process).
 	// Re-measured 2026-12-04 after the per-request cuts of the batch-path work (two quiet runs
 	// at 120m): 500 TPS on 4 pods at 62-72 % as the HPA sees it (634 us), and in the top phase
-	// 6 pods delivering 1,490 TPS with the rule at 74-91 % (its mean, 377 us, is taken: the
+	// 6 pods delivering 1,490 TPS with the rule at 74-91 % (its mean, 377 us, was taken: the
 	// admin alert needs the rule above 80 % for 5 minutes, and at 120m it dipped to 74 %).
 	// The CI run of 2026-12-04 (at 105m) saw the top phase cheaper still: 6 pods delivering about
 	// 1,450 TPS with the rule at 73-84 % of 105m (mean 79 %: 341 us), so the alert could not
