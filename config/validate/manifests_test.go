@@ -446,6 +446,11 @@ func TestFunctionContract(t *testing.T) {
 	if lim := c.Resources.Limits.Cpu().MilliValue(); lim <= req {
 		t.Errorf("CPU limit %dm <= request %dm: utilization could never pass 100 %%", lim, req)
 	}
+	// SIZING.md's costs were measured with one P per core of the limit (Go's own choice has a
+	// floor of 2): GOMAXPROCS follows limits.cpu, rounded up.
+	if want := strconv.FormatInt(c.Resources.Limits.Cpu().Value(), 10); env["GOMAXPROCS"] != want {
+		t.Errorf("GOMAXPROCS=%q, want %s (the CPU limit %s in whole cores)", env["GOMAXPROCS"], want, c.Resources.Limits.Cpu())
+	}
 	for _, r := range []corev1.ResourceName{corev1.ResourceMemory} {
 		if c.Resources.Requests.Name(r, "").IsZero() || c.Resources.Limits.Name(r, "").IsZero() {
 			t.Errorf("%s request and limit must both be set", r)
