@@ -14,6 +14,10 @@ type Row struct {
 	Fraud    bool
 	Customer int64
 	Day      int64 // days since the dataset's start
+	// Unseen marks a fraud that nothing known when it was scored tells from a genuine
+	// transaction: the simulator's scenario 2 at a terminal none of whose frauds is known yet
+	// (Report.CardPrecisionAt100SeenCeiling).
+	Unseen bool
 }
 
 // byScoreDesc returns the indices of scores from highest to lowest.
@@ -199,25 +203,47 @@ type Report struct {
 	// first. It is the most any model can reach on the test week: a day with fewer than 100
 	// undetected compromised cards caps its share below 1.
 	CardPrecisionAt100Ceiling float64 `json:"card_precision_at_100_ceiling"`
-	Transactions              int     `json:"transactions"`
-	Frauds                    int     `json:"frauds"`
+	// CardPrecisionAt100SeenCeiling is the CP@100 of a ranking that knows every fraud except the
+	// unseen ones, which it ranks with the genuine transactions: the most a model whose inputs
+	// cannot see those frauds can expect.
+	CardPrecisionAt100SeenCeiling float64 `json:"card_precision_at_100_seen_ceiling"`
+	// AUCROCSeen and AUCROCUnseen are the model's AUC on the seen and on the unseen frauds, each
+	// against all the genuine transactions: about 0.5 on the unseen ones says the model cannot
+	// tell them from genuine ones (NaN when a part is empty).
+	AUCROCSeen   float64 `json:"auc_roc_seen"`
+	AUCROCUnseen float64 `json:"auc_roc_unseen"`
+	Transactions int     `json:"transactions"`
+	Frauds       int     `json:"frauds"`
+	UnseenFrauds int     `json:"unseen_frauds"`
 }
 
 // Evaluate computes the three metrics over test rows.
 func Evaluate(rows []Row) Report {
 	r := Report{AUCROC: AUCROC(rows), AveragePrecision: AveragePrecision(rows), CardPrecisionAt100: CardPrecisionAtK(rows, 100), Transactions: len(rows)}
 	perfect := make([]Row, len(rows))
+	seen := make([]Row, len(rows))
+	var seenRows, unseenRows []Row
 	for i, x := range rows {
-		if x.Fraud {
+		perfect[i], seen[i] = x, x
+		perfect[i].Score, seen[i].Score = 0, 0
+		switch {
+		case x.Fraud && x.Unseen:
 			r.Frauds++
-		}
-		perfect[i] = x
-		perfect[i].Score = 0
-		if x.Fraud {
+			r.UnseenFrauds++
 			perfect[i].Score = 1
+			unseenRows = append(unseenRows, x)
+		case x.Fraud:
+			r.Frauds++
+			perfect[i].Score, seen[i].Score = 1, 1
+			seenRows = append(seenRows, x)
+		default:
+			seenRows = append(seenRows, x)
+			unseenRows = append(unseenRows, x)
 		}
 	}
 	r.CardPrecisionAt100Ceiling = CardPrecisionAtK(perfect, 100)
+	r.CardPrecisionAt100SeenCeiling = CardPrecisionAtK(seen, 100)
+	r.AUCROCSeen, r.AUCROCUnseen = AUCROC(seenRows), AUCROC(unseenRows)
 	return r
 }
 

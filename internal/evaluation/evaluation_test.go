@@ -152,3 +152,37 @@ func TestCardPrecisionCeiling(t *testing.T) {
 		t.Errorf("a perfect ranking's CP@100 = %v, the ceiling says %v", got, r.CardPrecisionAt100Ceiling)
 	}
 }
+
+// TestSeenCeiling: the seen ceiling ranks the unseen frauds with the genuine transactions, and
+// the AUC is split between the frauds a model can see and those it cannot.
+func TestSeenCeiling(t *testing.T) {
+	var rows []evaluation.Row
+	for c := range int64(1000) {
+		// Cards 0..39 have a seen fraud, 900..919 an unseen one; the genuine ones score 0.2 or
+		// 0.8, the unseen frauds 0.5 between them, the seen ones 0.9 above all.
+		r := evaluation.Row{Customer: c, Score: 0.2 + 0.6*float64(c%2)}
+		switch {
+		case c < 40:
+			r.Fraud, r.Score = true, 0.9
+		case c >= 900 && c < 920:
+			r.Fraud, r.Unseen, r.Score = true, true, 0.5
+		}
+		rows = append(rows, r)
+	}
+	r := evaluation.Evaluate(rows)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"ceiling", r.CardPrecisionAt100Ceiling, 0.6},
+		{"seen ceiling", r.CardPrecisionAt100SeenCeiling, 0.4},
+		{"AUC on the seen frauds", r.AUCROCSeen, 1},
+		{"AUC on the unseen frauds", r.AUCROCUnseen, 0.5},
+		{"frauds", float64(r.Frauds), 60},
+		{"unseen frauds", float64(r.UnseenFrauds), 20},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}

@@ -27,10 +27,12 @@ const (
 // DefaultStart is the handbook's first day, 2018-04-01.
 var DefaultStart = time.Date(2018, 4, 1, 0, 0, 0, 0, time.UTC)
 
+// Scenario1Amount is scenario 1's rule: every amount above it is a fraud.
+const Scenario1Amount = 220.0
+
 // Fraud scenario parameters.
 const (
-	scenario1Amount        = 220.0 // amounts above this are fraud (scenario 1)
-	compromisedTerminals   = 2     // per day (scenario 2)
+	compromisedTerminals   = 2 // per day (scenario 2)
 	terminalCompromiseDays = 28
 	compromisedCustomers   = 3 // per day (scenario 3)
 	customerCompromiseDays = 14
@@ -226,7 +228,7 @@ func (s *Simulator) addFrauds(day int) {
 	}
 	for i := range s.buf {
 		t := &s.buf[i]
-		if t.Amount > scenario1Amount {
+		if t.Amount > Scenario1Amount {
 			t.Fraud, t.Scenario = true, 1
 		}
 		if until, ok := s.terminalsUntil[t.TerminalID]; ok && day < until {

@@ -16,6 +16,7 @@ import (
 	"function/internal/features"
 	"function/internal/model"
 	"function/internal/simulate"
+	"function/internal/txn"
 )
 
 func main() {
@@ -68,7 +69,8 @@ func Evaluate(ctx context.Context, cfg simulate.Config, w evaluation.Window, m *
 	r := features.NewReplayer(features.NewMemory())
 	var v features.Vector
 	var test []evaluation.Row
-	frauds := map[int64][]int64{} // customer → days with a fraud
+	frauds := map[int64][]int64{}       // customer → days with a fraud
+	firstFraud := map[int64]time.Time{} // terminal → its first fraud
 	for {
 		tx, ok := sim.Next()
 		if !ok {
@@ -82,8 +84,26 @@ func Evaluate(ctx context.Context, cfg simulate.Config, w evaluation.Window, m *
 			frauds[tx.CustomerID] = append(frauds[tx.CustomerID], d)
 		}
 		if d >= w.TestStart() && d < w.End() {
-			test = append(test, evaluation.Row{Score: m.Probability(&v), Fraud: tx.Fraud, Customer: tx.CustomerID, Day: d})
+			test = append(test, evaluation.Row{Score: m.Probability(&v), Fraud: tx.Fraud, Customer: tx.CustomerID, Day: d,
+				Unseen: unseen(&tx, firstFraud)})
+		}
+		if _, ok := firstFraud[tx.TerminalID]; tx.Fraud && !ok {
+			firstFraud[tx.TerminalID] = tx.Time
 		}
 	}
 	return evaluation.Evaluate(w.KnownCompromised(test, frauds)), nil
+}
+
+// unseen reports whether tx is a fraud that no input can see when it is scored: scenario 2 alone
+// (an amount scenario 1 would not flag, not one of scenario 3's), at a terminal whose first fraud,
+// if any, is not yet known (labels arrive features.LabelDelay after their transaction). Such a
+// transaction is a genuine customer's ordinary payment at a terminal drawn at random; its
+// customer's, terminal's and amount's history look like any other's until the first label of the
+// compromise arrives.
+func unseen(tx *txn.Transaction, firstFraud map[int64]time.Time) bool {
+	if !tx.Fraud || tx.Scenario != 2 || tx.Amount > simulate.Scenario1Amount {
+		return false
+	}
+	first, ok := firstFraud[tx.TerminalID]
+	return !ok || tx.Time.Sub(first) < features.LabelDelay
 }
