@@ -15,8 +15,8 @@ type Row struct {
 	Customer int64
 	Day      int64 // days since the dataset's start
 	// Unseen marks a fraud that nothing known when it was scored tells from a genuine
-	// transaction: the simulator's scenario 2 at a terminal none of whose frauds is known yet
-	// (Report.CardPrecisionAt100SeenCeiling).
+	// transaction: the simulator's scenario 2 at a terminal whose current compromise has no fraud
+	// known yet (Report.CardPrecisionAt100SeenCeiling).
 	Unseen bool
 }
 

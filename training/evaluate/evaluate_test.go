@@ -30,10 +30,11 @@ func TestHeavyBuiltinBeatsHandbook(t *testing.T) {
 		if r.Transactions < 40000 || r.Frauds < 200 {
 			t.Errorf("seed %s: test week has %d transactions, %d frauds", s, r.Transactions, r.Frauds)
 		}
-		// The seen/unseen split is the bound the README gives for CP@100: the model must rank
-		// the unseen frauds no better than chance, and the seen ones well.
-		if r.UnseenFrauds == 0 || r.AUCROCUnseen < 0.4 || r.AUCROCUnseen > 0.62 || r.AUCROCSeen < 0.9 {
-			t.Errorf("seed %s: %d unseen frauds, AUC %.3f on them and %.3f on the seen ones; want about 0.5 and above 0.9",
+		// The seen/unseen split is the bound the README gives for CP@100: the model ranks the
+		// unseen frauds no better than chance and the seen ones almost perfectly, so its CP@100
+		// sits at or under the seen ceiling (plus what chance gives the unseen ones).
+		if r.UnseenFrauds == 0 || r.AUCROCUnseen < 0.4 || r.AUCROCUnseen > 0.6 || r.AUCROCSeen < 0.98 {
+			t.Errorf("seed %s: %d unseen frauds, AUC %.3f on them and %.3f on the seen ones; want about 0.5 and above 0.98",
 				s, r.UnseenFrauds, r.AUCROCUnseen, r.AUCROCSeen)
 		}
 		if r.CardPrecisionAt100SeenCeiling > r.CardPrecisionAt100Ceiling || r.CardPrecisionAt100 > r.CardPrecisionAt100SeenCeiling+0.01 {

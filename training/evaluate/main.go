@@ -69,8 +69,8 @@ func Evaluate(ctx context.Context, cfg simulate.Config, w evaluation.Window, m *
 	r := features.NewReplayer(features.NewMemory())
 	var v features.Vector
 	var test []evaluation.Row
-	frauds := map[int64][]int64{}       // customer → days with a fraud
-	firstFraud := map[int64]time.Time{} // terminal → its first fraud
+	frauds := map[int64][]int64{} // customer → days with a fraud
+	var runs fraudRuns
 	for {
 		tx, ok := sim.Next()
 		if !ok {
@@ -83,27 +83,50 @@ func Evaluate(ctx context.Context, cfg simulate.Config, w evaluation.Window, m *
 		if tx.Fraud {
 			frauds[tx.CustomerID] = append(frauds[tx.CustomerID], d)
 		}
+		start := runs.add(&tx)
 		if d >= w.TestStart() && d < w.End() {
 			test = append(test, evaluation.Row{Score: m.Probability(&v), Fraud: tx.Fraud, Customer: tx.CustomerID, Day: d,
-				Unseen: unseen(&tx, firstFraud)})
-		}
-		if _, ok := firstFraud[tx.TerminalID]; tx.Fraud && !ok {
-			firstFraud[tx.TerminalID] = tx.Time
+				Unseen: unseen(&tx, start)})
 		}
 	}
 	return evaluation.Evaluate(w.KnownCompromised(test, frauds)), nil
 }
 
+// fraudRuns follows, for each terminal, the run of frauds its newest transactions form. While the
+// simulator keeps a terminal compromised (scenario 2, 28 days), every transaction there is a
+// fraud, so a compromise is one run: it starts with its first transaction and ends with the first
+// genuine one after it.
+type fraudRuns map[int64]time.Time // terminal → first transaction of its current run of frauds
+
+// add records tx (in time order) and returns the start of the run tx belongs to (zero for a
+// genuine transaction).
+func (r *fraudRuns) add(tx *txn.Transaction) time.Time {
+	if *r == nil {
+		*r = fraudRuns{}
+	}
+	if !tx.Fraud {
+		delete(*r, tx.TerminalID)
+		return time.Time{}
+	}
+	start, ok := (*r)[tx.TerminalID]
+	if !ok {
+		start = tx.Time
+		(*r)[tx.TerminalID] = start
+	}
+	return start
+}
+
 // unseen reports whether tx is a fraud that no input can see when it is scored: scenario 2 alone
-// (an amount scenario 1 would not flag, not one of scenario 3's), at a terminal whose first fraud,
-// if any, is not yet known (labels arrive features.LabelDelay after their transaction). Such a
-// transaction is a genuine customer's ordinary payment at a terminal drawn at random; its
-// customer's, terminal's and amount's history look like any other's until the first label of the
-// compromise arrives.
-func unseen(tx *txn.Transaction, firstFraud map[int64]time.Time) bool {
+// (an amount scenario 1 would not flag, not one of scenario 3's) in a compromise none of whose
+// labels is known yet, that is, one that began (runStart) less than features.LabelDelay before
+// tx. Such a transaction is a genuine customer's ordinary payment at a terminal drawn at random;
+// its customer's, terminal's and amount's history look like any other's until the first label of
+// the compromise arrives. A terminal's earlier frauds (another compromise that ended, or a
+// scenario 1 or 3 fraud there) say nothing of this one: the simulator draws the terminals it
+// compromises uniformly each day, whatever their past.
+func unseen(tx *txn.Transaction, runStart time.Time) bool {
 	if !tx.Fraud || tx.Scenario != 2 || tx.Amount > simulate.Scenario1Amount {
 		return false
 	}
-	first, ok := firstFraud[tx.TerminalID]
-	return !ok || tx.Time.Sub(first) < features.LabelDelay
+	return tx.Time.Sub(runStart) < features.LabelDelay
 }
