@@ -102,7 +102,7 @@ func (s *batchStream) next() []byte {
 // featureBatch is an OIP infer request of rows feature vectors (FP32, flat data), the shape the
 // peers of make bench-peers are sent.
 func featureBatch(rows int) []byte {
-	b := []byte(`{"id":"bench","inputs":[{"name":"features","datatype":"FP32","shape":[` + strconv.Itoa(rows) + `,15],"data":[`)
+	b := []byte(`{"id":"bench","inputs":[{"name":"features","datatype":"FP32","shape":[` + strconv.Itoa(rows) + `,` + strconv.Itoa(features.Count) + `],"data":[`)
 	for r := range rows {
 		var v features.Vector
 		v[0] = float64(10 + r%200)

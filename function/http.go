@@ -50,7 +50,7 @@ const (
 //	GET  /metrics            Prometheus text, from the function's own registry
 //	GET  /v2, /v2/health/{live,ready}, /v2/models/fraud-detector[/ready]
 //	POST /v2/models/fraud-detector/infer   the Open Inference Protocol (KServe V2): the model
-//	                         alone on a [N, 15] feature tensor (see oip.go)
+//	                         alone on a [N, 20] feature tensor (see oip.go)
 //
 // The scoring routes (/, /predict and the OIP infer) are bounded: at most MAX_INFLIGHT at once, and their bodies
 // together hold at most MAX_BUFFERED_BYTES; past either a request gets 503 + Retry-After (which

@@ -54,7 +54,7 @@ func (f *Function) serveOIPModel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, oip.Metadata(OIPModelName, l.scorer.Model().Meta.Version))
 }
 
-// serveOIPInfer scores a [N, 15] feature tensor with the current model: no state is read or
+// serveOIPInfer scores a [N, 20] feature tensor with the current model: no state is read or
 // written, so the answer depends on the features and the model only.
 func (f *Function) serveOIPInfer(w http.ResponseWriter, r *http.Request, b *budget) {
 	l, body, ok := f.jsonRequest(w, r, b)

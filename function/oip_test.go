@@ -121,7 +121,7 @@ func TestOIPRoutes(t *testing.T) {
 		"not json":      `{"inputs":`,
 		"wrong shape":   `{"inputs":[{"name":"features","datatype":"FP32","shape":[1,14],"data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14]}]}`,
 		"too many rows": inferBody("x", make([]features.Vector, 6), oip.DatatypeFP32),
-		"int tensor":    `{"inputs":[{"name":"features","datatype":"INT32","shape":[1,15],"data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}]}`,
+		"int tensor":    `{"inputs":[{"name":"features","datatype":"INT32","shape":[1,20],"data":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}]}`,
 	} {
 		resp, reply := post(t, srv.URL+RouteOIPInfer, "application/json", body)
 		e := decodeJSON[struct {

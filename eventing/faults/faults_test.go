@@ -250,7 +250,11 @@ func (h *hostile) check(t *testing.T, r *rig) {
 	var dead []*sarama.ConsumerMessage
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
 		dead = kafkatest.ReadAll(t, strings.Split(r.brokers, ","), "transactions-dead-letter")
-		if len(dead) >= len(h.poison) || time.Now().After(deadline) {
+		distinct := map[string]bool{}
+		for _, m := range dead {
+			distinct[string(m.Value)] = true
+		}
+		if len(distinct) >= len(h.poison) || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -272,9 +276,12 @@ func (h *hostile) check(t *testing.T, r *rig) {
 		}
 		seen[v] = true
 	}
-	if len(seen) != len(h.poison) || len(dead) != len(h.poison) {
+	// Dead-lettering is at-least-once like the rest of the path: a dead-letter produce whose
+	// acknowledgement the broker's restart cut off is sent again, so a record may be there twice
+	// (an exact repeat, counted as a duplicate), never missing and never one that was not poison.
+	if len(seen) != len(h.poison) {
 		t.Errorf("dead letter holds %d records (%d distinct poison) for %d poison records produced", len(dead), len(seen), len(h.poison))
 	}
-	t.Logf("hostile: %d HTTP requests, each answered as it should; %d poison records, each dead-lettered, nothing else there (%d not produced: broker down)",
-		h.sent.Load(), len(h.poison), h.unproduced.Load())
+	t.Logf("hostile: %d HTTP requests, each answered as it should; %d poison records, each dead-lettered (%d duplicates), nothing else there (%d not produced: broker down)",
+		h.sent.Load(), len(h.poison), len(dead)-len(seen), h.unproduced.Load())
 }

@@ -20,6 +20,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 MODEL = "fraud-detector"
+INPUTS = 20  # the model's inputs (internal/features.Count): the tensor is [N, INPUTS]
 
 
 def start(binary):
@@ -68,11 +69,11 @@ def main():
         check(client.is_model_ready(MODEL), "model ready")
         check(client.get_server_metadata().get("name") == MODEL, "server metadata")
         md = client.get_model_metadata(MODEL)
-        check(md["inputs"][0]["shape"] == [-1, 15] and md["inputs"][0]["datatype"] == "FP32"
+        check(md["inputs"][0]["shape"] == [-1, INPUTS] and md["inputs"][0]["datatype"] == "FP32"
               and [o["name"] for o in md["outputs"]] == ["fraud_probability", "is_fraud"], f"model metadata {md}")
 
         rng = np.random.default_rng(7)
-        rows = np.abs(rng.normal(1.0, 2.0, size=(500, 15))).astype(np.float32)
+        rows = np.abs(rng.normal(1.0, 2.0, size=(500, INPUTS))).astype(np.float32)
         rows[:, 0] = rng.uniform(5, 400, size=500)  # TX_AMOUNT
         rows[:, 1] = rng.integers(0, 2, size=500)  # TX_DURING_WEEKEND
         rows[:, 2] = rng.integers(0, 2, size=500)  # TX_DURING_NIGHT
@@ -91,14 +92,14 @@ def main():
         check(len(set(np.round(p500, 6))) > 50, "the scores differ between rows (the model, not a constant)")
 
         try:
-            bad = httpclient.InferInput("features", [1, 14], "FP32")
-            bad.set_data_from_numpy(rows[:1, :14], binary_data=False)
+            bad = httpclient.InferInput("features", [1, INPUTS - 1], "FP32")
+            bad.set_data_from_numpy(rows[:1, : INPUTS - 1], binary_data=False)
             client.infer(MODEL, [bad])
             check(False, "malformed request raises")
         except InferenceServerException as e:
             check(str(e.status()) == "400" and "shape" in (e.message() or ""), f"malformed request: 400 with a reason ({e.status()} {e.message()})")
         try:
-            binary = httpclient.InferInput("features", [1, 15], "FP32")
+            binary = httpclient.InferInput("features", [1, INPUTS], "FP32")
             binary.set_data_from_numpy(rows[:1], binary_data=True)
             client.infer(MODEL, [binary])
             check(False, "binary tensor data raises")

@@ -1,6 +1,6 @@
 """The FastAPI peer of make bench-peers: what a user writes around lightgbm.Booster.predict.
 
-It speaks the Open Inference Protocol's infer route for one [N, 15] tensor, so that it gets the
+It speaks the Open Inference Protocol's infer route for one [N, 20] tensor, so that it gets the
 very requests MLServer and the function get. Run: MODEL_FILE=model.txt uvicorn fastapi_app:app
 """
 

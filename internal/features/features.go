@@ -1,5 +1,5 @@
-// Package features computes the handbook's 15 model inputs for a transaction, incrementally, from
-// the history a Store keeps of each customer and terminal. It is the one implementation of the
+// Package features computes the model inputs for a transaction (the handbook's 15 and five of
+// ours), incrementally, from the history a Store keeps of each customer and terminal. It is the one implementation of the
 // features: the training table is written by replaying a dataset through it, and the function
 // scores with it online.
 package features
@@ -12,10 +12,24 @@ import (
 	"function/internal/txn"
 )
 
-// Count is the number of model inputs.
-const Count = 15
+// Count is the number of model inputs: the handbook's 15, then five of ours (issue 16).
+const Count = 20
 
-// Names are the model inputs in the order the model takes them (the handbook's column names).
+// Names are the model inputs in the order the model takes them: the handbook's column names,
+// then ours in the same style.
+//
+//   - CUSTOMER_ID_AMOUNT_RATIO_{1,7,30}DAY_WINDOW: the amount over what the customer spent
+//     before it in the window, as an average shrunk towards TypicalAmount with the weight of one
+//     transaction: amount × n / (earlier amounts + TypicalAmount), n counting this one. A stolen
+//     card's amounts stand out against its owner's, whatever the owner spends (a tree cannot form
+//     the ratio from the amount and the average alone), and a card with no history yet is held
+//     to a typical one, so its first 900 reads as 18 times the usual, not as its own average.
+//   - TERMINAL_ID_KNOWN_FRAUD_RUN_DAYS and _LENGTH: at the terminal's newest transaction whose
+//     label is known (LabelDelay old), the run of consecutive known frauds it ends: days since
+//     the run's first transaction, and how many it holds (-1 and 0 when that transaction is
+//     genuine, or there is none). A compromised terminal's payments are all frauds, so a run
+//     says it is compromised and how long it has been; one stray fraud among genuine payments
+//     is a run of one.
 var Names = [Count]string{
 	"TX_AMOUNT", "TX_DURING_WEEKEND", "TX_DURING_NIGHT",
 	"CUSTOMER_ID_NB_TX_1DAY_WINDOW", "CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW",
@@ -24,7 +38,13 @@ var Names = [Count]string{
 	"TERMINAL_ID_NB_TX_1DAY_WINDOW", "TERMINAL_ID_RISK_1DAY_WINDOW",
 	"TERMINAL_ID_NB_TX_7DAY_WINDOW", "TERMINAL_ID_RISK_7DAY_WINDOW",
 	"TERMINAL_ID_NB_TX_30DAY_WINDOW", "TERMINAL_ID_RISK_30DAY_WINDOW",
+	"CUSTOMER_ID_AMOUNT_RATIO_1DAY_WINDOW", "CUSTOMER_ID_AMOUNT_RATIO_7DAY_WINDOW",
+	"CUSTOMER_ID_AMOUNT_RATIO_30DAY_WINDOW",
+	"TERMINAL_ID_KNOWN_FRAUD_RUN_DAYS", "TERMINAL_ID_KNOWN_FRAUD_RUN_LENGTH",
 }
+
+// HandbookCount is the number of the handbook's inputs, the first of Names.
+const HandbookCount = 15
 
 // ReasonCodes are the short human codes of the inputs, in Names' order, as a reason code on a
 // decision names them (a card-fraud convention: FICO Falcon, Stripe Radar). They are part of the
@@ -37,6 +57,8 @@ var ReasonCodes = [Count]string{
 	"TERMINAL_TX_COUNT_1D", "TERMINAL_RISK_1D",
 	"TERMINAL_TX_COUNT_7D", "TERMINAL_RISK_7D",
 	"TERMINAL_TX_COUNT_30D", "TERMINAL_RISK_30D",
+	"AMOUNT_VS_CUSTOMER_AVG_1D", "AMOUNT_VS_CUSTOMER_AVG_7D", "AMOUNT_VS_CUSTOMER_AVG_30D",
+	"TERMINAL_FRAUD_RUN_AGE", "TERMINAL_FRAUD_RUN_LENGTH",
 }
 
 // Vector is one row of model inputs.
@@ -113,6 +135,7 @@ func Compute(v *Vector, tx *txn.Transaction, c *CustomerHistory, t *TerminalHist
 		} else {
 			v[4+2*i] = 0
 		}
+		v[15+i] = v[0] * float64(n) / (sum - v[0] + TypicalAmount)
 	}
 	for i, w := range Windows {
 		hi := now - delaySeconds
@@ -126,6 +149,37 @@ func Compute(v *Vector, tx *txn.Transaction, c *CustomerHistory, t *TerminalHist
 			v[10+2*i] = 0
 		}
 	}
+	v[18], v[19] = -1, 0
+	if start, n := knownFraudRun(t, now-delaySeconds); n > 0 {
+		v[18] = float64(now-start) / day
+		v[19] = float64(n)
+	}
+}
+
+// TypicalAmount is the amount a card with no history is assumed to spend, in the amount ratios: about
+// the mean transaction of the simulated customers, whose mean amounts are drawn from 5 to 100.
+const TypicalAmount = 50.0
+
+// knownFraudRun finds the terminal's newest transaction at or before hi (one whose label is known)
+// and returns the first transaction time and length of the run of known frauds it ends (n = 0
+// when it is genuine or there is none). A known fraud is an event of t.Frauds with the same time
+// and id; both lists are in time order, so the walk is as long as the run.
+func knownFraudRun(t *TerminalHistory, hi int64) (start int64, n int) {
+	i, j := len(t.Events)-1, len(t.Frauds)-1
+	for i >= 0 && t.Events[i].Time > hi {
+		i--
+	}
+	for ; i >= 0; i-- {
+		e := &t.Events[i]
+		for j >= 0 && t.Frauds[j].Time > e.Time {
+			j--
+		}
+		if !Seen(t.Frauds[:j+1], e.Time, e.ID) {
+			break
+		}
+		start, n = e.Time, n+1
+	}
+	return start, n
 }
 
 // countSum counts the events with lo < Time <= hi and sums their amounts, as pandas' time-based

@@ -54,8 +54,8 @@ func FuzzValid(f *testing.F) {
 
 func BenchmarkValid(b *testing.B) {
 	var sb strings.Builder
-	sb.WriteString(`{"inputs":[{"name":"input-0","shape":[100,15],"datatype":"FP32","data":[`)
-	for i := range 1500 {
+	sb.WriteString(`{"inputs":[{"name":"input-0","shape":[100,20],"datatype":"FP32","data":[`)
+	for i := range 2000 {
 		if i > 0 {
 			sb.WriteByte(',')
 		}

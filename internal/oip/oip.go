@@ -1,8 +1,9 @@
 // Package oip speaks the Open Inference Protocol (KServe V2, REST/JSON) for the model alone: the
-// request's one input is the 15 features in model order as a [N, 15] FP32 or FP64 tensor, and the
-// answer is the fraud probability and the decision per row. It is what KServe, Seldon and Triton
-// clients send, so the same request can go to this function and to the model servers it is
-// compared with. Features are not computed from state here: that is /predict's job.
+// request's one input is the model's 20 inputs in their order (features.Names) as a [N, 20] FP32
+// or FP64 tensor, and the answer is the fraud probability and the decision per row. It is what
+// KServe, Seldon and Triton clients send, so the same request can go to this function and to the
+// model servers it is compared with. Features are not computed from state here: that is
+// /predict's job.
 //
 // Spec: https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
 package oip
@@ -70,7 +71,7 @@ type ServerMetadata struct {
 	Extensions []string `json:"extensions"`
 }
 
-// Metadata describes the model as the protocol does: one [-1, 15] input, two [-1] outputs.
+// Metadata describes the model as the protocol does: one [-1, 20] input (features.Count), two [-1] outputs.
 func Metadata(name, version string) ModelMetadata {
 	m := ModelMetadata{Name: name, Platform: "lightgbm_go",
 		Inputs: []TensorMeta{{Name: InputName, Datatype: DatatypeFP32, Shape: []int64{-1, features.Count}}},
@@ -91,7 +92,7 @@ type request struct {
 	Parameters json.RawMessage `json:"parameters"`
 }
 
-// DecodeInfer reads an infer request: at most maxRows rows of 15 finite features. The data may be
+// DecodeInfer reads an infer request: at most maxRows rows of features.Count finite inputs. The data may be
 // flat (row-major) or nested, as the protocol allows. Unknown top-level fields are refused.
 func DecodeInfer(body []byte, maxRows int) (id string, rows []features.Vector, err error) {
 	if id, rows, ok := decodeFast(body, maxRows); ok {

@@ -16,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-const row = `0,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,0.5`
+const row = `0,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,0.5,1.25,0.5,2,-1,0`
 
 func TestDecodeInfer(t *testing.T) {
 	tests := map[string]struct {
@@ -24,24 +24,24 @@ func TestDecodeInfer(t *testing.T) {
 		rows    int
 		wantErr string
 	}{
-		"flat FP32":     {body: `{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,15],"data":[` + row + `,` + row + `]}]}`, rows: 2},
-		"nested FP64":   {body: `{"inputs":[{"name":"input-0","datatype":"FP64","shape":[2,15],"data":[[` + row + `],[` + row + `]]}],"outputs":[{"name":"fraud_probability"}],"parameters":{}}`, rows: 2},
+		"flat FP32":     {body: `{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,20],"data":[` + row + `,` + row + `]}]}`, rows: 2},
+		"nested FP64":   {body: `{"inputs":[{"name":"input-0","datatype":"FP64","shape":[2,20],"data":[[` + row + `],[` + row + `]]}],"outputs":[{"name":"fraud_probability"}],"parameters":{}}`, rows: 2},
 		"no inputs":     {body: `{"inputs":[]}`, wantErr: "exactly one"},
-		"two inputs":    {body: `{"inputs":[{"name":"a","datatype":"FP32","shape":[1,15],"data":[` + row + `]},{"name":"b","datatype":"FP32","shape":[1,15],"data":[` + row + `]}]}`, wantErr: "exactly one"},
-		"int datatype":  {body: `{"inputs":[{"name":"f","datatype":"INT64","shape":[1,15],"data":[` + row + `]}]}`, wantErr: "datatype"},
+		"two inputs":    {body: `{"inputs":[{"name":"a","datatype":"FP32","shape":[1,20],"data":[` + row + `]},{"name":"b","datatype":"FP32","shape":[1,20],"data":[` + row + `]}]}`, wantErr: "exactly one"},
+		"int datatype":  {body: `{"inputs":[{"name":"f","datatype":"INT64","shape":[1,20],"data":[` + row + `]}]}`, wantErr: "datatype"},
 		"14 columns":    {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,14],"data":[1]}]}`, wantErr: "shape"},
-		"zero rows":     {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[0,15],"data":[]}]}`, wantErr: "shape"},
-		"too many rows": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[4,15],"data":[]}]}`, wantErr: "at most 3"},
-		"short data":    {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[2,15],"data":[` + row + `]}]}`, wantErr: "data has 15 values"},
-		"ragged nested": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[[1,2]]}]}`, wantErr: "row 0 has 2"},
-		"string data":   {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":["x"]}]}`, wantErr: "data"},
-		"no data":       {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15]}]}`, wantErr: "no data"},
-		"FP32 overflow": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[1e300,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,0.5]}]}`, wantErr: "overflows FP32"},
+		"zero rows":     {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[0,20],"data":[]}]}`, wantErr: "shape"},
+		"too many rows": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[4,20],"data":[]}]}`, wantErr: "at most 3"},
+		"short data":    {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[2,20],"data":[` + row + `]}]}`, wantErr: "data has 20 values"},
+		"ragged nested": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":[[1,2]]}]}`, wantErr: "row 0 has 2"},
+		"string data":   {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":["x"]}]}`, wantErr: "data"},
+		"no data":       {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20]}]}`, wantErr: "no data"},
+		"FP32 overflow": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":[1e300,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,0.5,1.25,0.5,2,-1,0]}]}`, wantErr: "overflows FP32"},
 		"unknown field": {body: `{"inputs":[],"extra":1}`, wantErr: "unknown field"},
-		"trailing data": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[` + row + `]}]} {}`, wantErr: "after the request"},
+		"trailing data": {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":[` + row + `]}]} {}`, wantErr: "after the request"},
 		"not an object": {body: `[1,2]`, wantErr: "invalid inference request"},
-		"binary data":   {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"parameters":{"binary_data_size":60}}]}`, wantErr: "binary tensor data"},
-		"input params":  {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[2,15],"parameters":{"binary_data":false},"data":[` + row + `,` + row + `]}]}`, rows: 2},
+		"binary data":   {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"parameters":{"binary_data_size":60}}]}`, wantErr: "binary tensor data"},
+		"input params":  {body: `{"inputs":[{"name":"f","datatype":"FP32","shape":[2,20],"parameters":{"binary_data":false},"data":[` + row + `,` + row + `]}]}`, rows: 2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -91,10 +91,10 @@ func TestInferResponseGolden(t *testing.T) {
 // Whatever the body, DecodeInfer returns rows of finite features within the bound, or a
 // txn.ErrInvalid; it never panics.
 func FuzzDecodeInfer(f *testing.F) {
-	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[` + row + `]}]}`))
-	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP64","shape":[1,15],"data":[[` + row + `]]}]}`))
-	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP32","shape":[9223372036854775807,15],"data":[]}]}`))
-	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP32","shape":[-1,15],"data":[]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":[` + row + `]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP64","shape":[1,20],"data":[[` + row + `]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP32","shape":[9223372036854775807,20],"data":[]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"f","datatype":"FP32","shape":[-1,20],"data":[]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, rows, err := DecodeInfer(body, 500)
 		if err != nil {
@@ -120,13 +120,13 @@ func FuzzDecodeInfer(f *testing.F) {
 // reads the same id and rows from (and never refuses).
 func FuzzDecodeInferFast(f *testing.F) {
 	for _, s := range []string{
-		`{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,15],"data":[` + row + `,` + row + `]}]}`,
-		` {"inputs" : [ {"datatype":"FP64","name":"x","data":[` + row + `],"shape":[1,15]} ] , "outputs":[{"name":"y"}],"parameters":{"a":1}} `,
-		`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[1e300,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,-0]}]}`,
-		`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[null,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,0.5]}]}`,
-		`{"ID":"a","inputs":[{"name":"f","datatype":"FP32","shape":[1,15],"data":[` + row + `]}]}`,
-		`{"id":"a","id":"b","inputs":[{"name":"f","datatype":"FP32","shape":[1.0,15],"data":[` + row + `]}]}`,
-		"\u00a0{\"inputs\":[{\"name\":\"f\",\"datatype\":\"FP32\",\"shape\":[1,15],\"data\":[" + row + "]}]}",
+		`{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,20],"data":[` + row + `,` + row + `]}]}`,
+		` {"inputs" : [ {"datatype":"FP64","name":"x","data":[` + row + `],"shape":[1,20]} ] , "outputs":[{"name":"y"}],"parameters":{"a":1}} `,
+		`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":[1e300,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,-0,1.25,0.5,2,-1,0]}]}`,
+		`{"inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":[null,1,1,0,1,1,0,1,1,0,1.5,2,0.25,3,0.5,1.25,0.5,2,-1,0]}]}`,
+		`{"ID":"a","inputs":[{"name":"f","datatype":"FP32","shape":[1,20],"data":[` + row + `]}]}`,
+		`{"id":"a","id":"b","inputs":[{"name":"f","datatype":"FP32","shape":[1.0,20],"data":[` + row + `]}]}`,
+		"\u00a0{\"inputs\":[{\"name\":\"f\",\"datatype\":\"FP32\",\"shape\":[1,20],\"data\":[" + row + "]}]}",
 	} {
 		f.Add([]byte(s), uint8(3))
 	}
@@ -155,8 +155,8 @@ func FuzzDecodeInferFast(f *testing.F) {
 // TestDecodeFastTaken: what the protocol's clients send takes the fast path.
 func TestDecodeFastTaken(t *testing.T) {
 	for _, body := range []string{
-		`{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,15],"data":[` + row + `,` + row + `]}]}`,
-		`{"inputs":[{"name":"features","shape":[1,15],"datatype":"FP64","data":[` + row + `]}],"outputs":[{"name":"fraud_probability"}]}`,
+		`{"id":"a","inputs":[{"name":"features","datatype":"FP32","shape":[2,20],"data":[` + row + `,` + row + `]}]}`,
+		`{"inputs":[{"name":"features","shape":[1,20],"datatype":"FP64","data":[` + row + `]}],"outputs":[{"name":"fraud_probability"}]}`,
 	} {
 		if _, _, ok := decodeFast([]byte(body), 3); !ok {
 			t.Errorf("%s: not taken", body)

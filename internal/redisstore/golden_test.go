@@ -40,8 +40,9 @@ func fraud(t *txn.Transaction) *txn.Label {
 }
 
 // goldenSequence is checked by hand: each want is worked out from the handbook's definitions
-// (windows closed on the right, terminal windows shifted back by the 7-day label delay), not from
-// the code. 2018-04-01 is a Sunday.
+// (windows closed on the right, terminal windows shifted back by the 7-day label delay; then
+// amount × n / (the window's earlier amounts + 50), and the run of known frauds the terminal's
+// newest known transaction ends), not from the code. 2018-04-01 is a Sunday.
 func goldenSequence() []step {
 	a := tx("a", "2018-04-02 10:00:00", 1, 10, 10)
 	b := tx("b", "2018-04-02 22:00:00", 1, 20, 30)
@@ -53,26 +54,28 @@ func goldenSequence() []step {
 	notFraud := txn.LabelOf(b)
 	unseen := &txn.Label{TransactionID: "z", TerminalID: 99, Time: at("2018-04-01 00:00:00"), Fraud: true}
 	return []step{
-		{tx: a, want: features.Vector{10, 0, 0, 1, 10, 1, 10, 1, 10, 0, 0, 0, 0, 0, 0}},
+		{tx: a, want: features.Vector{10, 0, 0, 1, 10, 1, 10, 1, 10, 0, 0, 0, 0, 0, 0, 0.2, 0.2, 0.2, -1, 0}},
 		// a is 12 hours back: in every customer window.
-		{tx: b, want: features.Vector{30, 0, 0, 2, 20, 2, 20, 2, 20, 0, 0, 0, 0, 0, 0}},
+		{tx: b, want: features.Vector{30, 0, 0, 2, 20, 2, 20, 2, 20, 0, 0, 0, 0, 0, 0, 1, 1, 1, -1, 0}},
 		// a is exactly one day back: out of the 1-day window (closed on the right only).
-		{tx: c, want: features.Vector{50, 0, 0, 2, 40, 3, 30, 3, 30, 0, 0, 0, 0, 0, 0}},
+		{tx: c, want: features.Vector{50, 0, 0, 2, 40, 3, 30, 3, 30, 0, 0, 0, 0, 0, 0, 1.25, 150.0 / 90, 150.0 / 90, -1, 0}},
 		// A redelivery changes nothing.
-		{tx: c, want: features.Vector{50, 0, 0, 2, 40, 3, 30, 3, 30, 0, 0, 0, 0, 0, 0}},
+		{tx: c, want: features.Vector{50, 0, 0, 2, 40, 3, 30, 3, 30, 0, 0, 0, 0, 0, 0, 1.25, 150.0 / 90, 150.0 / 90, -1, 0}},
 		{label: fraud(a)},
 		{label: fraud(a)},              // twice: still one fraud
 		{label: &notFraud},             // non-frauds change nothing
 		{label: unseen, refused: true}, // a terminal with no transactions yet: never seen, refused
-		// Terminal 10 as of 7 days back (2018-04-02 10:00, a included): a only, a fraud.
-		{tx: d, want: features.Vector{5, 0, 0, 1, 5, 1, 5, 1, 5, 1, 1, 1, 1, 1, 1}},
+		// Terminal 10 as of 7 days back (2018-04-02 10:00, a included): a only, a fraud; its
+		// newest known transaction is a, a run of one fraud 7 days old.
+		{tx: d, want: features.Vector{5, 0, 0, 1, 5, 1, 5, 1, 5, 1, 1, 1, 1, 1, 1, 0.1, 0.1, 0.1, 7, 1}},
 		// Customer 2: d is one day and one second back. Terminal 10 as of 2018-04-03 10:00:01:
-		// c in the 1-day window (no fraud); a and c in 7 and 30 days (one fraud).
-		{tx: e, want: features.Vector{15, 0, 0, 1, 15, 2, 10, 2, 10, 1, 0, 2, 0.5, 2, 0.5}},
+		// c in the 1-day window (no fraud); a and c in 7 and 30 days (one fraud). The newest
+		// known transaction is c, genuine: no run.
+		{tx: e, want: features.Vector{15, 0, 0, 1, 15, 2, 10, 2, 10, 1, 0, 2, 0.5, 2, 0.5, 0.3, 30.0 / 55, 30.0 / 55, -1, 0}},
 		// Saturday, 06:30: weekend and night. Customer 1: a, b, c are 11+ days back.
-		{tx: g, want: features.Vector{2.5, 1, 1, 1, 2.5, 1, 2.5, 4, 23.125, 0, 0, 0, 0, 0, 0}},
+		{tx: g, want: features.Vector{2.5, 1, 1, 1, 2.5, 1, 2.5, 4, 23.125, 0, 0, 0, 0, 0, 0, 0.05, 0.05, 10.0 / 140, -1, 0}},
 		// Arrives after g but happened before it: g is in the future of h and not counted.
-		{tx: h, want: features.Vector{7.5, 0, 0, 1, 7.5, 1, 7.5, 4, 24.375, 0, 0, 0, 0, 0, 0}},
+		{tx: h, want: features.Vector{7.5, 0, 0, 1, 7.5, 1, 7.5, 4, 24.375, 0, 0, 0, 0, 0, 0, 0.15, 0.15, 30.0 / 140, -1, 0}},
 	}
 }
 

@@ -1,7 +1,7 @@
 """The Go TreeSHAP parity vectors: LightGBM's own pred_contrib for the rows of the parity CSV.
 
 `python -m fraudtrain.contrib --model M --rows parity.csv --out contrib.csv` writes one row per
-parity row: the 15 contributions and the expected value, in raw (log-odds) units. `make train`
+parity row: one contribution per input (20) and the expected value, in raw (log-odds) units. `make train`
 writes it with every new model; this entry point regenerates it for a committed model.
 """
 

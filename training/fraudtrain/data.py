@@ -23,8 +23,14 @@ FEATURES: tuple[str, ...] = (
     "TERMINAL_ID_RISK_7DAY_WINDOW",
     "TERMINAL_ID_NB_TX_30DAY_WINDOW",
     "TERMINAL_ID_RISK_30DAY_WINDOW",
+    "CUSTOMER_ID_AMOUNT_RATIO_1DAY_WINDOW",
+    "CUSTOMER_ID_AMOUNT_RATIO_7DAY_WINDOW",
+    "CUSTOMER_ID_AMOUNT_RATIO_30DAY_WINDOW",
+    "TERMINAL_ID_KNOWN_FRAUD_RUN_DAYS",
+    "TERMINAL_ID_KNOWN_FRAUD_RUN_LENGTH",
 )
-"""The 15 model inputs in the order the Go loader requires (internal/features.Names)."""
+"""The 20 model inputs in the order the Go loader requires (internal/features.Names): the
+handbook's 15, then the amount ratios and the terminal's known fraud run (issue 16)."""
 
 LABEL = "tx_fraud"
 CUSTOMER = "customer_id"

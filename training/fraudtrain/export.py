@@ -37,7 +37,7 @@ def export_bundle(
     """Saves model.txt (Booster.save_model) and metadata.json into out_dir; returns the metadata.
     drift is the training window's reference (fraudtrain.drift.reference), stored as "drift"."""
     if booster.feature_name() != list(FEATURES):
-        raise ValueError(f"model inputs {booster.feature_name()} are not the 15 features in order")
+        raise ValueError(f"model inputs {booster.feature_name()} are not the model inputs (data.FEATURES) in order")
     if not 0 < threshold < 1:
         raise ValueError(f"threshold {threshold} outside (0, 1)")
     out_dir.mkdir(parents=True, exist_ok=True)

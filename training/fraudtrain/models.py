@@ -42,7 +42,7 @@ FAMILIES = ("lightgbm", "logistic_regression", "random_forest")
 
 
 def fit_lightgbm(train: pd.DataFrame, params: dict[str, Any] | None = None) -> lgb.LGBMClassifier:
-    """Fits the LightGBM binary classifier on the 15 features (no categorical features)."""
+    """Fits the LightGBM binary classifier on the model inputs (data.FEATURES; no categorical features)."""
     clf = lgb.LGBMClassifier(**(params or LIGHTGBM_PARAMS))
     clf.fit(_x(train), train[LABEL].to_numpy())
     return clf

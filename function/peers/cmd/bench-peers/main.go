@@ -179,7 +179,7 @@ func appendRow(b []byte, v *features.Vector) []byte {
 func (fx *fixture) oipBodies(rows int) []body {
 	var out []body
 	for at := 0; at+rows <= len(fx.vecs); at += rows {
-		b := []byte(`{"id":"bench","inputs":[{"name":"features","datatype":"FP32","shape":[` + strconv.Itoa(rows) + `,15],"data":[`)
+		b := []byte(`{"id":"bench","inputs":[{"name":"features","datatype":"FP32","shape":[` + strconv.Itoa(rows) + `,` + strconv.Itoa(features.Count) + `],"data":[`)
 		for i := at; i < at+rows; i++ {
 			if i > at {
 				b = append(b, ',')
