@@ -1,6 +1,6 @@
 // Command modelcheck loads a model bundle with the function's own loader and scores the rows of
-// a parity CSV (the 15 features and LightGBM's probability), printing one JSON line with the
-// largest difference. The training smoke test uses it to prove that what Python exports, Go
+// a parity CSV (the model inputs, features.Names, and LightGBM's probability), printing one JSON
+// line with the largest difference. The training smoke test uses it to prove that what Python exports, Go
 // loads and scores the same.
 package main
 
@@ -41,7 +41,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("modelcheck", flag.ContinueOnError)
 	dir := fs.String("model", "", "model bundle directory (model.txt + metadata.json)")
-	rowsPath := fs.String("rows", "", "parity CSV: the 15 feature columns, then probability")
+	rowsPath := fs.String("rows", "", "parity CSV: the model input columns (features.Names), then probability")
 	bench := fs.Duration("bench", 0, "also time batch inference over the rows for this long")
 	if err := fs.Parse(args); err != nil {
 		return err
