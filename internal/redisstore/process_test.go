@@ -254,22 +254,27 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 
 // writeProbeModel writes a model bundle whose probability fingerprints the store's features (the
 // bootstrap model looks at the amount only, so equal probabilities would prove nothing): one chain
-// tree per customer and terminal feature, its leaf the bucket of the value (counts by 1,
-// averages by 0.5, risks by 0.005) times a weight of its own, so that any feature landing in
+// tree per customer and terminal feature, its leaf the bucket of the value (counts and run
+// lengths by 1, averages by 0.5, risks by 0.005, amount ratios by 0.05, run ages by 0.25 days)
+// times a weight of its own, so that any feature landing in
 // another bucket moves the probability.
 func writeProbeModel(t *testing.T) string {
 	t.Helper()
 	var m strings.Builder
-	m.WriteString("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=14\nobjective=binary sigmoid:1\n")
+	fmt.Fprintf(&m, "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=%d\nobjective=binary sigmoid:1\n", features.Count-1)
 	m.WriteString("feature_names=" + strings.Join(features.Names[:], " ") + "\n\n")
-	primes := []float64{2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37}
-	for i, f := range []int{3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14} {
-		step, buckets := 1.0, 400 // counts
+	primes := []float64{2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59}
+	for i, f := range []int{3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19} {
+		step, buckets := 1.0, 400 // counts, fraud run lengths
 		switch {
 		case f == 4 || f == 6 || f == 8: // average amounts
 			step, buckets = 0.5, 1200
 		case f == 10 || f == 12 || f == 14: // risks
 			step, buckets = 0.005, 200
+		case f >= 15 && f <= 17: // amount ratios
+			step, buckets = 0.05, 400
+		case f == 18: // fraud run age in days (-1 without one: the first bucket)
+			step, buckets = 0.25, 160
 		}
 		w := 1e-6 * math.Sqrt(primes[i])
 		var feat, thr, dt, left, right, leaves []string
