@@ -6,17 +6,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"testing"
 
 	"function/internal/evaluation"
 )
 
-// TestHeavyBuiltinBeatsHandbook runs the evaluate command on three seeds the built-in model was
-// not trained on and holds the mean to the handbook's best test-week baselines (AUC 0.87,
-// AP 0.65, CP@100 0.28).
+// TestHeavyBuiltinBeatsHandbook runs the evaluate command on five seeds the built-in model was not
+// trained on (101-105, the README's table) and holds it to issue 16's targets where the data
+// allows them: mean AUC >= 0.885 and AP >= 0.72, no seed below the handbook's best after model
+// selection (AUC 0.869, AP 0.687), and CP@100 at its seen ceiling on every seed (the issue's 0.32
+// is above that ceiling: README, "Part of every test week is unseen").
 func TestHeavyBuiltinBeatsHandbook(t *testing.T) {
 	var sum evaluation.Report
-	seeds := []string{"101", "102", "103"}
+	seeds := []string{"101", "102", "103", "104", "105"}
 	for _, s := range seeds {
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"-seed", s}, &out); err != nil {
@@ -37,9 +40,12 @@ func TestHeavyBuiltinBeatsHandbook(t *testing.T) {
 			t.Errorf("seed %s: %d unseen frauds, AUC %.3f on them and %.3f on the seen ones; want about 0.5 and above 0.98",
 				s, r.UnseenFrauds, r.AUCROCUnseen, r.AUCROCSeen)
 		}
-		if r.CardPrecisionAt100SeenCeiling > r.CardPrecisionAt100Ceiling || r.CardPrecisionAt100 > r.CardPrecisionAt100SeenCeiling+0.01 {
-			t.Errorf("seed %s: CP@100 %.3f, seen ceiling %.3f, ceiling %.3f: want CP@100 <= seen ceiling (+0.01, chance) <= ceiling",
+		if r.CardPrecisionAt100SeenCeiling > r.CardPrecisionAt100Ceiling || math.Abs(r.CardPrecisionAt100-r.CardPrecisionAt100SeenCeiling) > 0.01 {
+			t.Errorf("seed %s: CP@100 %.3f, seen ceiling %.3f, ceiling %.3f: want CP@100 = seen ceiling (±0.01, chance) <= ceiling",
 				s, r.CardPrecisionAt100, r.CardPrecisionAt100SeenCeiling, r.CardPrecisionAt100Ceiling)
+		}
+		if r.AUCROC < 0.869 || r.AveragePrecision < 0.687 {
+			t.Errorf("seed %s: AUC %.4f, AP %.4f: below the handbook's best 0.869 / 0.687", s, r.AUCROC, r.AveragePrecision)
 		}
 		sum.AUCROC += r.AUCROC
 		sum.AveragePrecision += r.AveragePrecision
@@ -48,7 +54,7 @@ func TestHeavyBuiltinBeatsHandbook(t *testing.T) {
 	n := float64(len(seeds))
 	auc, ap, cp := sum.AUCROC/n, sum.AveragePrecision/n, sum.CardPrecisionAt100/n
 	t.Logf("mean: AUC %.4f AP %.4f CP@100 %.4f", auc, ap, cp)
-	if auc < 0.87 || ap < 0.65 || cp < 0.28 {
-		t.Errorf("mean AUC %.4f / AP %.4f / CP@100 %.4f below the handbook's 0.87 / 0.65 / 0.28", auc, ap, cp)
+	if auc < 0.885 || ap < 0.72 {
+		t.Errorf("mean AUC %.4f / AP %.4f below issue 16's 0.885 / 0.72", auc, ap)
 	}
 }
