@@ -1,7 +1,7 @@
 // Package features computes the model inputs for a transaction (the handbook's 15 and five of
-// ours), incrementally, from the history a Store keeps of each customer and terminal. It is the one implementation of the
-// features: the training table is written by replaying a dataset through it, and the function
-// scores with it online.
+// ours), incrementally, from the history a Store keeps of each customer and terminal. It is the
+// one implementation of the features: the training table is written by replaying a dataset
+// through it, and the function scores with it online.
 package features
 
 import (
@@ -42,9 +42,6 @@ var Names = [Count]string{
 	"CUSTOMER_ID_AMOUNT_RATIO_30DAY_WINDOW",
 	"TERMINAL_ID_KNOWN_FRAUD_RUN_DAYS", "TERMINAL_ID_KNOWN_FRAUD_RUN_LENGTH",
 }
-
-// HandbookCount is the number of the handbook's inputs, the first of Names.
-const HandbookCount = 15
 
 // ReasonCodes are the short human codes of the inputs, in Names' order, as a reason code on a
 // decision names them (a card-fraud convention: FICO Falcon, Stripe Radar). They are part of the
@@ -156,8 +153,9 @@ func Compute(v *Vector, tx *txn.Transaction, c *CustomerHistory, t *TerminalHist
 	}
 }
 
-// TypicalAmount is the amount a card with no history is assumed to spend, in the amount ratios: about
-// the mean transaction of the simulated customers, whose mean amounts are drawn from 5 to 100.
+// TypicalAmount is the amount a card with no history is assumed to spend, in the amount ratios:
+// about the mean transaction of the simulated customers, whose mean amounts are drawn from 5 to
+// 100.
 const TypicalAmount = 50.0
 
 // knownFraudRun finds the terminal's newest transaction at or before hi (one whose label is known)

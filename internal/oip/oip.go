@@ -71,7 +71,8 @@ type ServerMetadata struct {
 	Extensions []string `json:"extensions"`
 }
 
-// Metadata describes the model as the protocol does: one [-1, 20] input (features.Count), two [-1] outputs.
+// Metadata describes the model as the protocol does: one [-1, 20] input (features.Count), two
+// [-1] outputs.
 func Metadata(name, version string) ModelMetadata {
 	m := ModelMetadata{Name: name, Platform: "lightgbm_go",
 		Inputs: []TensorMeta{{Name: InputName, Datatype: DatatypeFP32, Shape: []int64{-1, features.Count}}},
@@ -92,8 +93,8 @@ type request struct {
 	Parameters json.RawMessage `json:"parameters"`
 }
 
-// DecodeInfer reads an infer request: at most maxRows rows of features.Count finite inputs. The data may be
-// flat (row-major) or nested, as the protocol allows. Unknown top-level fields are refused.
+// DecodeInfer reads an infer request: at most maxRows rows of features.Count finite inputs. The
+// data may be flat (row-major) or nested, as the protocol allows. Unknown top-level fields are refused.
 func DecodeInfer(body []byte, maxRows int) (id string, rows []features.Vector, err error) {
 	if id, rows, ok := decodeFast(body, maxRows); ok {
 		return id, rows, nil

@@ -256,8 +256,8 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 // bootstrap model looks at the amount only, so equal probabilities would prove nothing): one chain
 // tree per customer and terminal feature, its leaf the bucket of the value (counts and run
 // lengths by 1, averages by 0.5, risks by 0.005, amount ratios by 0.05, run ages by 0.25 days)
-// times a weight of its own, so that any feature landing in
-// another bucket moves the probability.
+// times a weight of its own, so that any feature landing in another bucket moves the
+// probability.
 func writeProbeModel(t *testing.T) string {
 	t.Helper()
 	var m strings.Builder

@@ -70,7 +70,7 @@ func Evaluate(ctx context.Context, cfg simulate.Config, w evaluation.Window, m *
 	var v features.Vector
 	var test []evaluation.Row
 	frauds := map[int64][]int64{} // customer → days with a fraud
-	var runs fraudRuns
+	runs := fraudRuns{}
 	for {
 		tx, ok := sim.Next()
 		if !ok {
@@ -100,18 +100,15 @@ type fraudRuns map[int64]time.Time // terminal → first transaction of its curr
 
 // add records tx (in time order) and returns the start of the run tx belongs to (zero for a
 // genuine transaction).
-func (r *fraudRuns) add(tx *txn.Transaction) time.Time {
-	if *r == nil {
-		*r = fraudRuns{}
-	}
+func (r fraudRuns) add(tx *txn.Transaction) time.Time {
 	if !tx.Fraud {
-		delete(*r, tx.TerminalID)
+		delete(r, tx.TerminalID)
 		return time.Time{}
 	}
-	start, ok := (*r)[tx.TerminalID]
+	start, ok := r[tx.TerminalID]
 	if !ok {
 		start = tx.Time
-		(*r)[tx.TerminalID] = start
+		r[tx.TerminalID] = start
 	}
 	return start
 }

@@ -32,7 +32,7 @@ func TestUnseen(t *testing.T) {
 		{"a second compromise", txn.Transaction{Time: at(80), Amount: 60, Fraud: true, Scenario: 2}, true},
 		{"a second compromise, day 8", txn.Transaction{Time: at(88), Amount: 60, Fraud: true, Scenario: 2}, false},
 	}
-	var runs fraudRuns
+	runs := fraudRuns{}
 	other := txn.Transaction{TerminalID: 2, Time: at(30), Amount: 10, Fraud: true, Scenario: 2}
 	runs.add(&other) // another terminal's run changes nothing here
 	for _, s := range steps {
