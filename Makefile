@@ -98,8 +98,9 @@ cluster-down:
 # it ships. Both bring the cluster up, write the report under out/cluster-attack-PROFILE/ and take
 # the cluster down again (KEEP_CLUSTER=1 keeps it for a look).
 # test-cluster is the last target of make test (nothing else runs beside it: the HPA's figures
-# are what it checks). Sizing: config/SIZING.md (request 70m with GOMAXPROCS=1, measured on
-# 2026-12-05: 6 pods above 80 % at the top, 4 pods at 500 TPS).
+# are what it checks). Sizing: config/SIZING.md. The manifests ship 70m (GOMAXPROCS=1, measured on
+# 2026-12-05); attack.sh first sizes the request on the node it runs on (two pinned calibration
+# runs, about 10 minutes), since the window moves with the machine's speed.
 .PHONY: test-cluster attack-full
 test-cluster: $(PIPELINE_VENV)/.installed
 	$(MAKE) cluster-up

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -27,6 +28,11 @@ type options struct {
 	prometheus, alertmanager, receiver, pidDir string
 	interval, hpaInterval, maxDuration         time.Duration
 	check                                      bool
+	// calibration (calibrate.go): record a run with the HPA pinned at calibrate pods and the
+	// function's request at requestMilli; or size the request from two such runs.
+	calibrate    int
+	requestMilli float64
+	size         string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -49,11 +55,23 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.hpaInterval, "hpa-interval", 5*time.Second, "how often the HPA is read (the moment both conditions first hold)")
 	fs.DurationVar(&o.maxDuration, "max-duration", 45*time.Minute, "give up after this long")
 	fs.BoolVar(&o.check, "check", false, "exit 1 unless the run shows what issue 11 asks")
+	fs.IntVar(&o.calibrate, "calibrate", 0, "a calibration run: the HPA is pinned at this many replicas; writes calibration.json instead of the report")
+	fs.Float64Var(&o.requestMilli, "request-milli", 0, "with --calibrate: the function container's CPU request (millicores)")
+	fs.StringVar(&o.size, "size", "", "MEDIUM,TOP: size the request from two calibration.json files (no recording)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.size != "" {
+		if o.out == "" || len(strings.Split(o.size, ",")) != 2 {
+			return o, errors.New("--size wants MEDIUM,TOP and --out")
+		}
+		return o, nil
+	}
+	if o.calibrate < 0 || (o.calibrate > 0 && o.requestMilli <= 0) {
+		return o, errors.New("--calibrate wants a number of pods and --request-milli")
 	}
 	for name, v := range map[string]string{"out": o.out, "prometheus": o.prometheus, "alertmanager": o.alertmanager, "receiver": o.receiver} {
 		if v == "" {
@@ -86,11 +104,26 @@ func main() {
 }
 
 func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	if o.size != "" {
+		paths := strings.Split(o.size, ",")
+		if err := runSize(paths[0], paths[1], o.out, stdout); err != nil {
+			fmt.Fprintf(stderr, "attack: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	p := newProbe(o)
 	rec, err := record(ctx, o, p, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "attack: %v\n", err)
 		// Whatever was recorded is still written: it is what explains the failure.
+	}
+	if o.calibrate > 0 {
+		if cerr := runCalibration(rec, o, stdout); cerr != nil || err != nil {
+			fmt.Fprintf(stderr, "attack: %v\n", errors.Join(err, cerr))
+			return 1
+		}
+		return 0
 	}
 	res := analyse(rec)
 	if werr := writeReport(o.out, rec, res); werr != nil {
