@@ -112,6 +112,8 @@ recorder() {
 		--receiver "http://$(kubectl -n fraud-detection get svc admin-receiver -o jsonpath='{.spec.clusterIP}'):8080" \
 		--pid-dir "$S/pid" "$@"
 }
+# cpu_request: the function container's CPU request as the Deployment has it now.
+cpu_request() { kubectl -n fraud-detection get deployment "$deployment" -o jsonpath='{.spec.template.spec.containers[?(@.name=="fraud-detector")].resources.requests.cpu}'; }
 # pods N: wait until the function has N pods, all Ready and none terminating.
 pods() {
 	for _ in $(seq 180); do
@@ -131,14 +133,15 @@ pods() {
 # of the two days do not overlap. So before the attack, loadgen runs 500 TPS with the HPA pinned
 # at its minimum for 150 s and 1,500 TPS pinned at its maximum for 210 s; the recorder reads the
 # function's CPU as the HPA and the CPU rule's source (cAdvisor) see it, and sizes the request two
-# thirds of the way up the window (calibrate.go). The attack then runs on a fresh HPA and an empty feature store with the
-# function's request set to it: `kubectl set resources`, what an operator does after measuring.
+# thirds of the way up the window (calibrate.go). The attack then runs on a fresh HPA and an empty
+# feature store with the function's request set to it: `kubectl set resources`, what an operator
+# does after measuring.
 # ATTACK_CPU_REQUEST=70m skips the calibration and runs with that request (ATTACK_CPU_REQUEST=
 # shipped: the manifests' own). The Knative variant runs as shipped (its sizing needs a bigger
 # node, config/SIZING.md).
 hpa_min=$(kubectl -n fraud-detection get hpa "$hpa" -o jsonpath='{.spec.minReplicas}')
 hpa_max=$(kubectl -n fraud-detection get hpa "$hpa" -o jsonpath='{.spec.maxReplicas}')
-shipped=$(kubectl -n fraud-detection get deployment "$deployment" -o jsonpath='{.spec.template.spec.containers[?(@.name=="fraud-detector")].resources.requests.cpu}')
+shipped=$(cpu_request)
 request=${ATTACK_CPU_REQUEST:-}
 [ "$variant" = plain ] || request=shipped
 calibrate() { # pods rate seconds name
@@ -174,7 +177,7 @@ if [ "$request" != shipped ]; then
 	kubectl -n fraud-detection exec fraud-detector-redis-0 -- sh -c 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning FLUSHALL' >/dev/null
 	pods "$hpa_min"
 fi
-log "the function's CPU request: $(kubectl -n fraud-detection get deployment "$deployment" -o jsonpath='{.spec.template.spec.containers[?(@.name=="fraud-detector")].resources.requests.cpu}') (manifests: $shipped)"
+log "the function's CPU request: $(cpu_request) (manifests: $shipped)"
 kubectl -n fraud-detection get hpa,pods -o wide >"$out/before.txt"
 [ "$variant" = plain ] || kubectl -n fraud-detection get ksvc,revision,podautoscaler,sinkbinding -o wide >>"$out/before.txt"
 
@@ -182,7 +185,7 @@ kubectl -n fraud-detection get hpa,pods -o wide >"$out/before.txt"
 sed "s/ATTACK_DURATIONS/$durations/" "$here/attack/loadgen-job.yaml" | kubectl apply -f - >/dev/null
 rc=0; recorder --out "$out" --profile "$profile" --check || rc=$?
 {
-	printf '\n## The function'"'"'s CPU request\n\n%s (the manifests: %s).\n' "$(kubectl -n fraud-detection get deployment "$deployment" -o jsonpath='{.spec.template.spec.containers[?(@.name=="fraud-detector")].resources.requests.cpu}')" "$shipped"
+	printf '\n## The function'"'"'s CPU request\n\n%s (the manifests: %s).\n' "$(cpu_request)" "$shipped"
 	[ ! -f "$out/sizing.txt" ] || printf 'Sized on this node before the attack (calibrate-medium/, calibrate-top/, sizing.json):\n\n```\n%s\n```\n' "$(cat "$out/sizing.txt")"
 } >>"$out/summary.md"
 exit $rc

@@ -34,8 +34,8 @@ type Result struct {
 	Phases         []PhaseStat        `json:"phases"`
 }
 
-// PhaseStat is one load phase once its 1-minute rates have caught up (its samples from 60 s
-// after it began; the last one if it is shorter).
+// PhaseStat is one load phase once its 1-minute rates have caught up (its samples from a settle
+// time after it began, 60 s in the report; the last one if it is shorter).
 type PhaseStat struct {
 	Phase             int     `json:"phase"`
 	TargetTPS         float64 `json:"target_tps"`
@@ -50,7 +50,10 @@ type PhaseStat struct {
 	MaxReplicas       int     `json:"max_replicas"`
 }
 
-func phaseStats(samples []Sample) []PhaseStat {
+// reportSettle is how long into each phase the report's phase table leaves samples out.
+const reportSettle = 60.0
+
+func phaseStats(samples []Sample, settle float64) []PhaseStat {
 	begin := map[int]float64{}
 	for _, s := range samples {
 		if _, ok := begin[s.Phase]; !ok && s.Phase > 0 {
@@ -70,7 +73,7 @@ func phaseStats(samples []Sample) []PhaseStat {
 		}
 		settled := in[len(in)-1:]
 		for i, s := range in {
-			if s.T >= begin[p]+60 {
+			if s.T >= begin[p]+settle {
 				settled = in[i:]
 				break
 			}
@@ -182,7 +185,7 @@ func analyse(rec *Recording) Result {
 	if rec.Delivery != nil {
 		r.Delivery, r.DeliverySeen = *rec.Delivery, true
 	}
-	r.Phases = phaseStats(rec.Samples)
+	r.Phases = phaseStats(rec.Samples, reportSettle)
 	return r
 }
 

@@ -36,43 +36,13 @@ const calibrationSettle = 75.0
 // calibrationOf reads a calibration recording: one phase, the HPA pinned at pods.
 func calibrationOf(rec *Recording, pods int, requestMilli float64) (Calibration, error) {
 	c := Calibration{Pods: pods, RequestMilli: requestMilli}
-	begin, phases := -1.0, map[int]bool{}
-	for _, s := range rec.Samples {
-		if s.Phase > 0 {
-			phases[s.Phase] = true
-			if begin < 0 {
-				begin = s.T
-			}
-		}
+	ps := phaseStats(rec.Samples, calibrationSettle)
+	if len(ps) != 1 {
+		return c, fmt.Errorf("calibration: %d load phases recorded, want 1", len(ps))
 	}
-	if len(phases) != 1 {
-		return c, fmt.Errorf("calibration: %d load phases recorded, want 1", len(phases))
-	}
-	var nHPA int
-	for _, s := range rec.Samples {
-		if s.Phase == 0 {
-			continue
-		}
-		c.TargetTPS = s.TargetTPS
-		c.MaxReplicas = max(c.MaxReplicas, s.HPA.Current)
-		if s.T < begin+calibrationSettle {
-			continue
-		}
-		c.Samples++
-		c.DeliveredTPS += val(s.DeliveredTPS)
-		c.FunctionCores += val(s.FunctionCPUCores)
-		if s.HPA.CPUPct != nil {
-			c.HPACPUPct += *s.HPA.CPUPct
-			nHPA++
-		}
-	}
-	if c.Samples > 0 {
-		c.DeliveredTPS /= float64(c.Samples)
-		c.FunctionCores /= float64(c.Samples)
-	}
-	if nHPA > 0 {
-		c.HPACPUPct /= float64(nHPA)
-	}
+	p := ps[0]
+	c.TargetTPS, c.Samples, c.MaxReplicas = p.TargetTPS, p.Samples, p.MaxReplicas
+	c.DeliveredTPS, c.HPACPUPct, c.FunctionCores = p.DeliveredTPS, p.HPACPUPct, p.FunctionCores
 	switch {
 	case c.Samples < 3:
 		return c, fmt.Errorf("calibration at %.0f TPS: %d samples from %.0f s into the run, want 3 or more", c.TargetTPS, c.Samples, calibrationSettle)
