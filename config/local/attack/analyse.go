@@ -47,6 +47,7 @@ type PhaseStat struct {
 	QueueProxyUsPerTx float64 `json:"queue_proxy_cpu_us_per_tx"` // Knative's sidecar (0 in the plain variant)
 	GatewayUsPerTx    float64 `json:"gateway_cpu_us_per_tx"`     // Traefik (0 in the plain variant)
 	HPACPUPct         float64 `json:"hpa_cpu_pct"`               // mean
+	RuleCPUPct        float64 `json:"rule_cpu_pct"`              // mean of the CPU recording rule
 	MaxReplicas       int     `json:"max_replicas"`
 }
 
@@ -79,8 +80,8 @@ func phaseStats(samples []Sample, settle float64) []PhaseStat {
 			}
 		}
 		st := PhaseStat{Phase: p, TargetTPS: in[0].TargetTPS, Samples: len(settled)}
-		var fn, disp, qp, gw, hpa float64
-		var nHPA int
+		var fn, disp, qp, gw, hpa, rule float64
+		var nHPA, nRule int
 		for _, s := range in {
 			st.MaxReplicas = max(st.MaxReplicas, s.HPA.Current)
 		}
@@ -94,6 +95,10 @@ func phaseStats(samples []Sample, settle float64) []PhaseStat {
 				hpa += *s.HPA.CPUPct
 				nHPA++
 			}
+			if s.RuleCPUPct != nil {
+				rule += *s.RuleCPUPct
+				nRule++
+			}
 		}
 		n := float64(len(settled))
 		st.DeliveredTPS /= n
@@ -106,6 +111,9 @@ func phaseStats(samples []Sample, settle float64) []PhaseStat {
 		}
 		if nHPA > 0 {
 			st.HPACPUPct = hpa / float64(nHPA)
+		}
+		if nRule > 0 {
+			st.RuleCPUPct = rule / float64(nRule)
 		}
 		out = append(out, st)
 	}

@@ -24,7 +24,8 @@ type Calibration struct {
 	Samples       int     `json:"samples"`
 	DeliveredTPS  float64 `json:"delivered_tps"`
 	HPACPUPct     float64 `json:"hpa_cpu_pct"`        // mean utilization as the HPA reports it
-	FunctionCores float64 `json:"function_cpu_cores"` // cAdvisor, the source of the CPU recording rule
+	FunctionCores float64 `json:"function_cpu_cores"` // cAdvisor over 1 minute (for the record)
+	RuleCPUPct    float64 `json:"rule_cpu_pct"`       // the CPU recording rule, from ruleSettle on
 	MaxReplicas   int     `json:"max_replicas"`
 }
 
@@ -32,6 +33,13 @@ type Calibration struct {
 // 1-minute CPU rates, the HPA's readings and the pipeline's delivery (the consumer group joins,
 // the new pods warm up) take about that long to reach the phase's rate.
 const calibrationSettle = 75.0
+
+// ruleSettle is the same for the CPU recording rule (what the admin alert reads): its 2-minute
+// rate window plus an evaluation interval. Its reading is the top condition's measure, not
+// cAdvisor's 1-minute sum: with the kubelet scraped every 30 s, a pod's series sometimes has one
+// sample in the minute and drops out of that sum, which read 0.47-0.64 cores (mean 0.567) while
+// the rule read 0.63-0.68 in the same run (2026-12-07, 20:44).
+const ruleSettle = 135.0
 
 // calibrationOf reads a calibration recording: one phase, the HPA pinned at pods.
 func calibrationOf(rec *Recording, pods int, requestMilli float64) (Calibration, error) {
@@ -43,6 +51,9 @@ func calibrationOf(rec *Recording, pods int, requestMilli float64) (Calibration,
 	p := ps[0]
 	c.TargetTPS, c.Samples, c.MaxReplicas = p.TargetTPS, p.Samples, p.MaxReplicas
 	c.DeliveredTPS, c.HPACPUPct, c.FunctionCores = p.DeliveredTPS, p.HPACPUPct, p.FunctionCores
+	if rs := phaseStats(rec.Samples, ruleSettle); len(rs) == 1 && rs[0].Samples >= 2 {
+		c.RuleCPUPct = rs[0].RuleCPUPct
+	}
 	switch {
 	case c.Samples < 3:
 		return c, fmt.Errorf("calibration at %.0f TPS: %d samples from %.0f s into the run, want 3 or more", c.TargetTPS, c.Samples, calibrationSettle)
@@ -76,7 +87,7 @@ const (
 // Size is the request sized from the two calibrations.
 type Size struct {
 	MediumCores  float64 `json:"medium_cores"` // the function's CPU at the medium rate, as the HPA sees it
-	TopCores     float64 `json:"top_cores"`    // and at the top rate: the lower of the HPA's and the rule's source
+	TopCores     float64 `json:"top_cores"`    // and at the top rate: the lower of the HPA's and the rule's
 	LowerMilli   float64 `json:"lower_milli"`  // below it, the medium rate scales past the minimum
 	UpperMilli   float64 `json:"upper_milli"`  // above it, the top rate leaves the maximum under 80 %
 	RequestMilli int     `json:"request_milli"`
@@ -94,7 +105,10 @@ var ErrNoWindow = errors.New("no request keeps both of the plan's conditions on 
 func size(medium, top Calibration) (Size, error) {
 	s := Size{
 		MediumCores: medium.HPACPUPct / 100 * float64(medium.Pods) * medium.RequestMilli / 1000,
-		TopCores:    math.Min(top.HPACPUPct/100*float64(top.Pods)*top.RequestMilli/1000, top.FunctionCores),
+		TopCores:    math.Min(top.HPACPUPct, top.RuleCPUPct) / 100 * float64(top.Pods) * top.RequestMilli / 1000,
+	}
+	if top.RuleCPUPct <= 0 {
+		return s, fmt.Errorf("calibration at %.0f TPS: no reading of the CPU rule from %.0f s into the run", top.TargetTPS, ruleSettle)
 	}
 	s.LowerMilli = 1000 * s.MediumCores / (float64(medium.Pods) * hpaTarget * (1 + hpaTolerance))
 	s.UpperMilli = 1000 * s.TopCores / (float64(top.Pods) * hpaTarget)
@@ -133,8 +147,8 @@ func runSize(mediumPath, topPath, outDir string, stdout io.Writer) error {
 		return err
 	}
 	for _, c := range []Calibration{medium, top} {
-		fmt.Fprintf(stdout, "calibration: %.0f TPS on %d pods at %.0fm: delivered %.0f TPS, HPA %.0f %%, cAdvisor %.3f cores (%.0f us a transaction)\n",
-			c.TargetTPS, c.Pods, c.RequestMilli, c.DeliveredTPS, c.HPACPUPct, c.FunctionCores, 1e6*c.FunctionCores/c.DeliveredTPS)
+		fmt.Fprintf(stdout, "calibration: %.0f TPS on %d pods at %.0fm: delivered %.0f TPS, HPA %.0f %%, rule %.0f %%, cAdvisor %.3f cores (%.0f us a transaction)\n",
+			c.TargetTPS, c.Pods, c.RequestMilli, c.DeliveredTPS, c.HPACPUPct, c.RuleCPUPct, c.FunctionCores, 1e6*c.FunctionCores/c.DeliveredTPS)
 	}
 	s, err := size(medium, top)
 	fmt.Fprintf(stdout, "sizing: the function's CPU %.3f cores at %.0f TPS, %.3f at %.0f TPS: request between %.0fm and %.0fm\n",

@@ -24,36 +24,45 @@ func TestSize(t *testing.T) {
 			// phase on 6 pods delivering 1,425 TPS at 305 us (cAdvisor), the HPA at 104-114 %.
 			name:   "2026-12-05",
 			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 69, FunctionCores: 0.192, DeliveredTPS: 500},
-			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 109, FunctionCores: 0.435, DeliveredTPS: 1425},
-			// lower 0.193 / (4 x 0.88) = 55m, upper min(0.458, 0.435) / 4.8 = 91m:
-			// 55^(1/3) x 91^(2/3) = 77m (the 70m shipped is the geometric middle)
-			want: 77,
+			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 109, RuleCPUPct: 109, FunctionCores: 0.435, DeliveredTPS: 1425},
+			// lower 0.193 / (4 x 0.88) = 55m, upper 0.458 / 4.8 = 95m: 55^(1/3) x 95^(2/3) = 79m
+			// (the 70m shipped was near the middle of that day's rounded figures)
+			want: 79,
 		},
 		{
 			// 2026-12-07, the machine 1.9x slower and the load generator's read-back walking every
 			// id each second: 500 TPS on 4 pods at 151 % of 70m; the top phase at 165 % (HPA) and
-			// 0.62 cores (cAdvisor) while about 1,100 TPS were delivered.
+			// the rule at about 148 % while about 1,100 TPS were delivered.
 			name:   "2026-12-07, before the read-back fix",
 			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 151, FunctionCores: 0.41, DeliveredTPS: 500},
-			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 165, FunctionCores: 0.62, DeliveredTPS: 1100},
-			// lower 0.423 / 3.52 = 120m, upper 0.62 / 4.8 = 129m: narrower than 1.1x
+			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 165, RuleCPUPct: 148, FunctionCores: 0.62, DeliveredTPS: 1100},
+			// lower 0.423 / 3.52 = 120m, upper 0.622 / 4.8 = 130m: narrower than 1.1x
 			want: 0,
 		},
 		{
 			// 2026-12-07, both fixes in, the fresh-clone CI run: 500 TPS on 4 pods at 129 % of
-			// 70m; the top at 166 % (HPA) and 0.615 cores (cAdvisor), 1,192 TPS delivered.
-			// Lower 0.361 / 3.52 = 103m, upper 0.615 / 4.8 = 128m. That run used the geometric
-			// middle, 115m, and its attack read 82 % at 500 TPS and 107 % at the top.
+			// 70m; the top at 166 % (HPA) and the rule at 150 %, 1,192 TPS delivered. Lower
+			// 0.360 / 3.52 = 102m, upper 0.629 / 4.8 = 131m. That run used the geometric middle
+			// of a window taken from cAdvisor's 1-minute sum, 115m, and its attack read 82 % at
+			// 500 TPS and the rule at 94-103 % at the top.
 			name:   "2026-12-07, CI run",
-			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 129, FunctionCores: 0.298, DeliveredTPS: 500},
-			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 166, FunctionCores: 0.615, DeliveredTPS: 1192},
-			want:   119,
+			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 128.6, FunctionCores: 0.298, DeliveredTPS: 500},
+			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 166.14, RuleCPUPct: 149.77, FunctionCores: 0.615, DeliveredTPS: 1192},
+			want:   121,
+		},
+		{
+			// 2026-12-07, 20:44: cAdvisor's 1-minute sum read 0.567 cores at the top (a window of
+			// 109m ... 118m, too narrow), the rule 157 %: 0.658 cores, upper 137m.
+			name:   "2026-12-07, 20:44",
+			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 137.4, FunctionCores: 0.326, DeliveredTPS: 499},
+			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 169, RuleCPUPct: 156.74, FunctionCores: 0.567, DeliveredTPS: 1256},
+			want:   127,
 		},
 		{
 			name:   "the request measured at does not matter",
 			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 140, HPACPUPct: 34.5, FunctionCores: 0.192, DeliveredTPS: 500},
-			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 140, HPACPUPct: 54.5, FunctionCores: 0.435, DeliveredTPS: 1425},
-			want:   77,
+			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 140, HPACPUPct: 54.5, RuleCPUPct: 54.5, FunctionCores: 0.435, DeliveredTPS: 1425},
+			want:   79,
 		},
 	}
 	for _, tt := range tests {
@@ -71,31 +80,32 @@ func TestSize(t *testing.T) {
 			if s.RequestMilli != tt.want {
 				t.Errorf("request %dm, want %dm (window %.1fm .. %.1fm)", s.RequestMilli, tt.want, s.LowerMilli, s.UpperMilli)
 			}
-			// The chosen request keeps both conditions, the medium one with twice the margin
-			// (on a log scale) of the top one.
+			// The chosen request keeps both conditions, and sits two thirds of the way up the
+			// window on a log scale (the medium condition's margin twice the top's), to the
+			// nearest millicore.
 			if s.MediumPct > 100*hpaTarget*(1+hpaTolerance) || s.TopPct <= 100*hpaTarget {
 				t.Errorf("predicted %.0f %% at the medium rate (want <= 88) and %.0f %% at the top (want > 80)", s.MediumPct, s.TopPct)
 			}
-			medium, top := math.Log(100*hpaTarget*(1+hpaTolerance)/s.MediumPct), math.Log(s.TopPct/(100*hpaTarget))
-			if math.Abs(medium/top-2) > 0.1 {
-				t.Errorf("margins %.3f (medium) and %.3f (top): want the medium's twice the top's", medium, top)
+			if at := math.Cbrt(s.LowerMilli * s.UpperMilli * s.UpperMilli); math.Abs(float64(s.RequestMilli)-at) > 0.5 {
+				t.Errorf("request %dm, want lower^(1/3) x upper^(2/3) = %.2fm", s.RequestMilli, at)
 			}
 		})
 	}
 }
 
-// calibrationRecording is a calibration run at rate on pods: HPA reads every 15 s, the phase from
-// t=15 s to t=165 s (samples from t=90 s count), then the drain.
+// calibrationRecording is a calibration run at rate on pods: HPA and rule reads every 15 s, the
+// phase from t=15 s to t=240 s (samples from t=90 s count, the rule's from t=150 s), then the
+// drain.
 func calibrationRecording(rate float64, pods int, hpaPct float64) *Recording {
 	rec := &Recording{Profile: "calibrate", Variant: "plain", Started: t0}
-	for t := 0; t <= 240; t += 15 {
+	for t := 0; t <= 270; t += 15 {
 		phase, target := 0, 0.0
-		if t >= 15 && t < 165 {
+		if t >= 15 && t < 240 {
 			phase, target = 1, rate
 		}
 		h := HPAView{At: t0.Add(time.Duration(t) * time.Second), Current: pods, Desired: pods, Min: pods, Max: pods, CPUPct: fp(hpaPct)}
 		rec.Samples = append(rec.Samples, Sample{T: float64(t), Phase: phase, TargetTPS: target, HPA: h,
-			DeliveredTPS: fp(rate), FunctionCPUCores: fp(rate * 400e-6), Ready: pods})
+			DeliveredTPS: fp(rate), FunctionCPUCores: fp(rate * 400e-6), RuleCPUPct: fp(hpaPct), Ready: pods})
 	}
 	return rec
 }
@@ -105,7 +115,7 @@ func TestCalibrationOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, Samples: 5, DeliveredTPS: 500, HPACPUPct: 80, FunctionCores: 0.2, MaxReplicas: 4}
+	want := Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, Samples: 10, DeliveredTPS: 500, HPACPUPct: 80, FunctionCores: 0.2, RuleCPUPct: 80, MaxReplicas: 4}
 	if math.Abs(c.FunctionCores-want.FunctionCores) > 1e-9 {
 		t.Errorf("cores %v, want %v", c.FunctionCores, want.FunctionCores)
 	}
@@ -162,15 +172,15 @@ func TestRunSize(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if last := lines[len(lines)-1]; last != "request_milli=77" {
-		t.Errorf("last line %q, want request_milli=77\n%s", last, out.String())
+	if last := lines[len(lines)-1]; last != "request_milli=79" {
+		t.Errorf("last line %q, want request_milli=79\n%s", last, out.String())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "sizing.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got struct{ Size Size }
-	if err := json.Unmarshal(b, &got); err != nil || got.Size.RequestMilli != 77 {
+	if err := json.Unmarshal(b, &got); err != nil || got.Size.RequestMilli != 79 {
 		t.Errorf("sizing.json: %v, request %d", err, got.Size.RequestMilli)
 	}
 }
