@@ -132,8 +132,8 @@ pods() {
 # binaries cost 1.9x more per transaction here on 2026-12-07 than on 2026-12-05, and the windows
 # of the two days do not overlap. So before the attack, loadgen runs 500 TPS with the HPA pinned
 # at its minimum for 150 s and 1,500 TPS pinned at its maximum for 210 s; the recorder reads the
-# function's CPU as the HPA and the CPU recording rule see it, and sizes the request two
-# thirds of the way up the window (calibrate.go). The attack then runs on a fresh HPA and an empty
+# function's CPU as the HPA and the CPU recording rule see it, and sizes the request in the
+# window's geometric middle (calibrate.go). The attack then runs on a fresh HPA and an empty
 # feature store with the function's request set to it: `kubectl set resources`, what an operator
 # does after measuring.
 # ATTACK_CPU_REQUEST=70m skips the calibration and runs with that request (ATTACK_CPU_REQUEST=

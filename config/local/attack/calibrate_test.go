@@ -25,9 +25,9 @@ func TestSize(t *testing.T) {
 			name:   "2026-12-05",
 			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 69, FunctionCores: 0.192, DeliveredTPS: 500},
 			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 109, RuleCPUPct: 109, FunctionCores: 0.435, DeliveredTPS: 1425},
-			// lower 0.193 / (4 x 0.88) = 55m, upper 0.458 / 4.8 = 95m: 55^(1/3) x 95^(2/3) = 79m
-			// (the 70m shipped was near the middle of that day's rounded figures)
-			want: 79,
+			// lower 0.193 / (4 x 0.88) = 55m, upper 0.458 / 4.8 = 95m: sqrt(55 x 95) = 72m
+			// (the 70m shipped was the middle of that day's rounded figures)
+			want: 72,
 		},
 		{
 			// 2026-12-07, the machine 1.9x slower and the load generator's read-back walking every
@@ -48,7 +48,7 @@ func TestSize(t *testing.T) {
 			name:   "2026-12-07, CI run",
 			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 128.6, FunctionCores: 0.298, DeliveredTPS: 500},
 			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 166.14, RuleCPUPct: 149.77, FunctionCores: 0.615, DeliveredTPS: 1192},
-			want:   121,
+			want:   116,
 		},
 		{
 			// 2026-12-07, 20:44: cAdvisor's 1-minute sum read 0.567 cores at the top (a window of
@@ -56,13 +56,13 @@ func TestSize(t *testing.T) {
 			name:   "2026-12-07, 20:44",
 			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 70, HPACPUPct: 137.4, FunctionCores: 0.326, DeliveredTPS: 499},
 			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 70, HPACPUPct: 169, RuleCPUPct: 156.74, FunctionCores: 0.567, DeliveredTPS: 1256},
-			want:   127,
+			want:   122,
 		},
 		{
 			name:   "the request measured at does not matter",
 			medium: Calibration{TargetTPS: 500, Pods: 4, RequestMilli: 140, HPACPUPct: 34.5, FunctionCores: 0.192, DeliveredTPS: 500},
 			top:    Calibration{TargetTPS: 1500, Pods: 6, RequestMilli: 140, HPACPUPct: 54.5, RuleCPUPct: 54.5, FunctionCores: 0.435, DeliveredTPS: 1425},
-			want:   79,
+			want:   72,
 		},
 	}
 	for _, tt := range tests {
@@ -80,14 +80,13 @@ func TestSize(t *testing.T) {
 			if s.RequestMilli != tt.want {
 				t.Errorf("request %dm, want %dm (window %.1fm .. %.1fm)", s.RequestMilli, tt.want, s.LowerMilli, s.UpperMilli)
 			}
-			// The chosen request keeps both conditions, and sits two thirds of the way up the
-			// window on a log scale (the medium condition's margin twice the top's), to the
-			// nearest millicore.
+			// The chosen request keeps both conditions, and sits in the window's geometric
+			// middle (equal margins), to the nearest millicore.
 			if s.MediumPct > 100*hpaTarget*(1+hpaTolerance) || s.TopPct <= 100*hpaTarget {
 				t.Errorf("predicted %.0f %% at the medium rate (want <= 88) and %.0f %% at the top (want > 80)", s.MediumPct, s.TopPct)
 			}
-			if at := math.Cbrt(s.LowerMilli * s.UpperMilli * s.UpperMilli); math.Abs(float64(s.RequestMilli)-at) > 0.5 {
-				t.Errorf("request %dm, want lower^(1/3) x upper^(2/3) = %.2fm", s.RequestMilli, at)
+			if at := math.Sqrt(s.LowerMilli * s.UpperMilli); math.Abs(float64(s.RequestMilli)-at) > 0.5 {
+				t.Errorf("request %dm, want sqrt(lower x upper) = %.2fm", s.RequestMilli, at)
 			}
 		})
 	}
@@ -172,15 +171,15 @@ func TestRunSize(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if last := lines[len(lines)-1]; last != "request_milli=79" {
-		t.Errorf("last line %q, want request_milli=79\n%s", last, out.String())
+	if last := lines[len(lines)-1]; last != "request_milli=72" {
+		t.Errorf("last line %q, want request_milli=72\n%s", last, out.String())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "sizing.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got struct{ Size Size }
-	if err := json.Unmarshal(b, &got); err != nil || got.Size.RequestMilli != 79 {
+	if err := json.Unmarshal(b, &got); err != nil || got.Size.RequestMilli != 72 {
 		t.Errorf("sizing.json: %v, request %d", err, got.Size.RequestMilli)
 	}
 }
